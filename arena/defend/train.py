@@ -1,0 +1,166 @@
+"""Fine-tune a Defender: seeded, length-bucketed batches, early stopping on validation macro-F1.
+
+    result = train_defender(defender, train_texts, train_labels, val_texts, val_labels, cfg.train, seed=13)
+
+The best epoch's trainable weights are restored at the end, so ``defender`` is the selected model.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.errors import ModelError
+from arena.metrics import macro_f1
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    best_val_macro_f1: float
+    epochs_run: int
+    wall_s: float
+    history: list[dict[str, float]] = field(default_factory=list)
+    n_train: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "best_epoch": self.best_epoch,
+            "best_val_macro_f1": self.best_val_macro_f1,
+            "epochs_run": self.epochs_run,
+            "wall_s": self.wall_s,
+            "n_train": self.n_train,
+            "history": self.history,
+        }
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def length_bucketed_batches(
+    lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_factor: int = 50
+) -> list[list[int]]:
+    """Shuffle, sort within chunks of ``bucket_factor`` batches by length, then shuffle the batches.
+
+    Batches hold texts of similar length, so dynamic padding wastes little compute, while the
+    order still changes every epoch.
+    """
+    idx = list(range(len(lengths)))
+    rng.shuffle(idx)
+    chunk = batch_size * bucket_factor
+    batches: list[list[int]] = []
+    for start in range(0, len(idx), chunk):
+        part = sorted(idx[start : start + chunk], key=lambda i: lengths[i])
+        batches.extend(part[i : i + batch_size] for i in range(0, len(part), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def train_defender(
+    defender,
+    train_texts: Sequence[str],
+    train_labels: Sequence[int],
+    val_texts: Sequence[str],
+    val_labels: Sequence[int],
+    cfg,
+    *,
+    seed: int = 13,
+    progress: bool = True,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+) -> TrainResult:
+    """Train ``defender.model`` in place with AdamW + linear warmup/decay; restore the best epoch."""
+    import torch
+    from tqdm.auto import tqdm
+
+    if len(train_texts) != len(train_labels) or len(val_texts) != len(val_labels):
+        raise ModelError("texts and labels differ in length")
+    if not train_texts:
+        raise ModelError("empty training set")
+    if set(train_labels) - {0, 1}:
+        raise ModelError(f"labels must be 0/1, got {sorted(set(train_labels))[:5]}")
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(seed)
+    rng = random.Random(seed)
+    model, tok = defender.model, defender.tokenizer
+    device = defender.device
+
+    texts = defender.prepare(train_texts)
+    enc = tok(texts, truncation=True, max_length=defender.spec.max_length)
+    lengths = [len(x) for x in enc["input_ids"]]
+    labels = list(train_labels)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ModelError("the model has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = math.ceil(len(labels) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    warmup = int(total * cfg.warmup_ratio)
+
+    def lr_lambda(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda)
+
+    best_f1, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    epoch = 0
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        batches = length_bucketed_batches(lengths, cfg.batch_size, rng)
+        running, seen = 0.0, 0
+        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, unit="batch", leave=False)
+        for b in bar:
+            batch = tok.pad({k: [enc[k][i] for i in b] for k in enc.keys()}, return_tensors="pt").to(device)
+            y = torch.tensor([labels[i] for i in b], device=device)
+            out = model(**batch)
+            loss = torch.nn.functional.cross_entropy(out.logits.float(), y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item() * len(b)
+            seen += len(b)
+            bar.set_postfix(loss=f"{running / seen:.4f}")
+        val_scores = defender.score(val_texts, batch_size=cfg.eval_batch_size)
+        val_pred = [int(s >= defender.spec.threshold) for s in val_scores]
+        f1 = macro_f1(val_labels, val_pred) if len(val_labels) else 0.0
+        row = {"epoch": epoch, "train_loss": running / max(1, seen), "val_macro_f1": f1,
+               "elapsed_s": time.perf_counter() - t0}
+        history.append(row)
+        if progress:
+            print(f"epoch {epoch}: train_loss={row['train_loss']:.4f} val_macro_f1={f1:.4f} "
+                  f"({row['elapsed_s']:.0f}s)", flush=True)
+        if on_epoch:
+            on_epoch(row)
+        if f1 > best_f1:
+            best_f1, best_epoch, bad_epochs = f1, epoch, 0
+            best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        else:
+            bad_epochs += 1
+            if bad_epochs > cfg.patience:
+                break
+    if best_state is not None and best_epoch != epoch:
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in best_state:
+                    p.copy_(best_state[n])
+    model.eval()
+    return TrainResult(best_epoch, best_f1, epoch, time.perf_counter() - t0, history, len(labels))

@@ -1,0 +1,40 @@
+"""QLoRA needs CUDA + bitsandbytes; on CPU the error must be clear."""
+
+import pytest
+
+from arena.config import load_config
+from arena.errors import ModelError
+
+
+def test_qlora_without_cuda_is_a_clear_error():
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    from arena.defend import Defender
+
+    cfg = load_config(None, overrides=["defender.method=qlora"])
+    with pytest.raises(ModelError, match="CUDA"):
+        Defender.create(cfg.defender, device="cpu")
+
+
+@pytest.mark.gpu
+def test_qlora_train_and_predict(tmp_path):
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("bitsandbytes")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from arena.defend import Defender, train_defender
+
+    cfg = load_config(None, overrides=["defender.method=qlora", "train.epochs=2", "defender.lora.r=4", "train.lr=2e-3"])
+    d = Defender.create(cfg.defender)
+    # the fresh head stays in full precision
+    head = [m for n, m in d.model.named_modules() if n.endswith("classifier.modules_to_save.default")]
+    assert head and not any("4bit" in type(x).__name__ for x in head[0].modules())
+    texts = ["you are an idiot", "have a nice day", "shut up moron", "lovely weather"] * 16
+    labels = [1, 0, 1, 0] * 16
+    res = train_defender(d, texts, labels, texts[:8], labels[:8], cfg.train, progress=False)
+    assert res.best_val_macro_f1 > 0.7
+    d.save(tmp_path / "q")
+    again = Defender.load(tmp_path / "q", device="cuda")
+    s = again.score(["you are an idiot", "have a nice day"])
+    assert s[0] > s[1]

@@ -1,0 +1,68 @@
+"""Train a tiny defender end to end through the CLI, then moderate, list, roll back (about a minute)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from arena.cli import main
+
+pytestmark = pytest.mark.usefixtures("mirror")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
+    out = tmp_path_factory.mktemp("train")
+    rc = main(["train", "--config", str(repo_root / "configs/test.yaml"), "--out", str(out), "--quiet"])
+    assert rc == 0
+    return out
+
+
+def test_metrics_json(trained: Path):
+    m = json.loads((trained / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "roc_auc"):
+        assert 0.0 <= m[key] <= 1.0
+    assert set(m["per_class"]) == {"not_toxic", "toxic"}
+    assert m["per_class"]["toxic"]["support"] + m["per_class"]["not_toxic"]["support"] == m["n"] == 128
+    assert m["model_version"] == "1"
+    # even one tiny epoch learns something: better than chance ranking
+    assert m["roc_auc"] > 0.6
+
+
+def test_saved_as_safetensors_only(trained: Path):
+    files = [p.name for p in (trained / "models" / "baseline").rglob("*") if p.is_file()]
+    assert "adapter_model.safetensors" in files and "defender.json" in files
+    assert not [f for f in files if f.endswith((".bin", ".pt", ".pth", ".pkl"))]
+
+
+def test_moderate_uses_champion(trained: Path, capsys: pytest.CaptureFixture[str]):
+    rc = main(["moderate", "--out", str(trained), "--json", "you are a stupid idiot", "have a lovely day"])
+    assert rc == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert [r["model_version"] for r in rows] == ["1", "1"]
+    assert rows[0]["score"] > rows[1]["score"]
+
+
+def test_merged_matches_unmerged(trained: Path):
+    from arena.defend import Defender
+
+    texts = ["you are a stupid idiot", "have a lovely day", "what a game last night"]
+    a = Defender.load(trained / "models" / "baseline", merge=False).score(texts)
+    b = Defender.load(trained / "models" / "baseline", merge=True).score(texts)
+    assert a == pytest.approx(b, abs=1e-4)
+
+
+def test_models_list_history_rollback(trained: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["models", "list", "--out", str(trained)]) == 0
+    assert "champion" in capsys.readouterr().out
+    assert main(["models", "history", "--out", str(trained)]) == 0
+    assert "baseline" in capsys.readouterr().out
+    assert main(["models", "rollback", "99", "--out", str(trained)]) == 2
+    assert "no version 99" in capsys.readouterr().err
+
+
+def test_moderate_without_champion_is_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    assert main(["moderate", "--out", str(tmp_path), "hello"]) == 2
+    assert "arena train" in capsys.readouterr().err
