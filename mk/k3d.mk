@@ -53,8 +53,8 @@ k3d-cluster: k3d-tools
 	$(KUBECTL) --context $(CONTEXT) wait --for=condition=Ready nodes --all --timeout=$(WAIT_TIMEOUT)
 
 k3d-image: k3d-tools  ## build the image and import it into the k3d nodes (no registry needed)
-	@grep -q 'newTag: "$(IMAGE_TAG)"' $(OVERLAY)/kustomization.yaml || { \
-	  echo "error: $(OVERLAY)/kustomization.yaml does not pin $(IMAGE):$(IMAGE_TAG); set its images.newTag or TAG"; exit 1; }
+	@grep -q '^  - name: $(IMAGE)$$' $(OVERLAY)/kustomization.yaml && grep -q 'newTag: "$(IMAGE_TAG)"' $(OVERLAY)/kustomization.yaml || { \
+	  echo "error: $(OVERLAY)/kustomization.yaml does not pin $(IMAGE):$(IMAGE_TAG); change its images: entry or IMAGE/TAG"; exit 1; }
 	$(DOCKER) build --build-arg VARIANT=$(VARIANT) -t $(IMAGE):$(IMAGE_TAG) .
 	$(K3D) image import $(IMAGE):$(IMAGE_TAG) --cluster $(CLUSTER)
 
