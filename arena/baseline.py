@@ -87,7 +87,7 @@ def train_baseline(cfg, out_dir: str | Path, *, progress: bool = True, register:
     resolved = cfg.to_dict()
 
     def _train() -> dict[str, Any]:
-        defender = Defender.create(cfg.defender, device=cfg.train.device)
+        defender = Defender.create(cfg.defender, device=cfg.train.device, seed=cfg.seed)
         trainable, total = defender.trainable_parameters()
         if progress:
             print(f"defender: {cfg.defender.method} on {defender.spec.base_model or 'all-MiniLM-L6-v2'}, "

