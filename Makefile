@@ -40,3 +40,5 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build *.egg-info
+
+include mk/k3d.mk
