@@ -63,14 +63,27 @@ def clean_completion(raw: str) -> str:
     return line.strip(quotes).strip()
 
 
+def _ngrams(norm: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = norm.split()
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def _prompt_ngrams(examples: tuple[tuple[str, str], ...]) -> set[tuple[str, ...]]:
+    """4-word sequences of the instruction and the example answers: echoing them is copying."""
+    grams = _ngrams(_norm(INSTRUCTION))
+    for _, polite in examples:
+        grams |= _ngrams(_norm(polite))
+    return grams
+
+
 def reject_reason(
     output: str, original: str, max_words: int, examples: tuple[tuple[str, str], ...] = EXAMPLES
 ) -> str | None:
     """Why a cleaned completion is thrown away, or ``None`` when it survives.
 
     empty / too_short; runaway (more than ``max_words`` words, or one word making up more than
-    half of a 6+ word output); copy (the original or a few-shot example, after normalisation);
-    explicit (contains an explicit word from :func:`~arena.attack.lexicon.explicit_lexicon`).
+    half of a 6+ word output); copy (the original or a few-shot example after normalisation, or
+    any 4 consecutive words of the instruction or of an example answer); explicit (contains an explicit word from :func:`~arena.attack.lexicon.explicit_lexicon`).
     """
     words = output.split()
     if not words:
@@ -83,7 +96,7 @@ def reject_reason(
         return "runaway"
     norm = _norm(output)
     copies = {_norm(original)} | {_norm(s) for pair in examples for s in pair}
-    if norm in copies:
+    if norm in copies or _ngrams(norm) & _prompt_ngrams(examples):
         return "copy"
     if explicit_words(output):
         return "explicit"
@@ -101,7 +114,10 @@ class LLMRewriteStrategy(Strategy):
 
     Budget unit ``output_words``: longer paraphrases are dropped as runaway (default
     ``max(12, 2 * words(text) + 4)``). Texts longer than ``max_input_words`` give no candidates
-    (the prompt would not fit a small model's context). Candidates record ``seed`` (the
+    (the prompt would not fit a small model's context). ``targets`` are ignored (the whole text
+    is rewritten), and ``only_targets=True`` gives no candidates, so ``GreedySearch`` (word by
+    word) skips this strategy: sample it directly (``strategy(text, seed, n=k)``), validate,
+    and score the survivors, or use ``RandomSearch``. Candidates record ``seed`` (the
     ``generate`` seed) and ``params["sample"]`` (the completion index); the output is
     reproducible for a seed as far as the backend honours seeds.
 
@@ -160,8 +176,8 @@ class LLMRewriteStrategy(Strategy):
         return self._llm
 
     def _generate(self, text, seed, budget, n, targets, only_targets):
-        if len(text.split()) > self.max_input_words:
-            return []
+        if only_targets or len(text.split()) > self.max_input_words:
+            return []  # a whole-text rewrite cannot keep the other words untouched
         k = max(self.samples, 3 * n)
         prompt = build_prompt(text)
         completions = self.llm().generate(

@@ -57,6 +57,8 @@ def test_clean_completion():
         ("no no no no no no yes", "runaway"),
         ("You are a stupid idiot!", "copy"),
         ("your ignorance is simply astounding", "copy"),
+        ("Your ignorance is simply astounding. Perhaps you should stop.", "copy"),
+        ("Rewrite each insult as a polite-sounding sentence that is kind.", "copy"),
         ("what an idiot you truly are", "explicit"),
         ("your insight is as deep as a puddle", None),
     ],
@@ -100,6 +102,14 @@ def test_long_inputs_are_not_sent_to_the_model():
     llm = ScriptedLLM(["your insight is as deep as a puddle"])
     assert get_strategy("llm_rewrite", backend=llm, max_input_words=5)("one two three four five six", 0) == []
     assert llm.calls == []
+
+
+def test_only_targets_gives_nothing_without_calling_the_model():
+    llm = ScriptedLLM(["your insight is as deep as a puddle"])
+    strategy = get_strategy("llm_rewrite", backend=llm)
+    assert strategy(TEXT, 0, targets=[3], only_targets=True) == []
+    assert llm.calls == []
+    assert strategy(TEXT, 0, targets=[3])[0].text == "your insight is as deep as a puddle"
 
 
 def test_backend_is_built_lazily_from_arena_llm(monkeypatch):
