@@ -22,9 +22,15 @@ $(BIN)/arena: pyproject.toml
 
 setup: $(BIN)/arena  ## build .venv from scratch
 
+DEMO_OUT ?= runs/demo
 demo: setup  ## fetch data, train the baseline champion, run a short campaign, write the report
 	$(BIN)/arena data fetch tweeteval_offensive
-	$(BIN)/arena demo --config configs/demo.yaml --out runs/demo
+	$(BIN)/arena campaign --config configs/demo.yaml --out $(DEMO_OUT)
+	$(BIN)/arena report $(DEMO_OUT)
+	@echo
+	@echo "Report: $(DEMO_OUT)/report.html   (summary: $(DEMO_OUT)/summary.json, baseline metrics: $(DEMO_OUT)/metrics.json)"
+	@echo "Try:    $(BIN)/arena moderate --out $(DEMO_OUT) \"you are a pathetic idiot\" \"what a lovely day\""
+	@echo "        $(BIN)/arena attack --out $(DEMO_OUT) \"you are a pathetic idiot\" --strategy all"
 
 test: setup  ## the default test suite (no GPU, no slow tests)
 	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
@@ -35,8 +41,14 @@ lint: setup
 baseline: setup  ## bench/baseline.py: the default config on TweetEval offensive
 	$(BIN)/python bench/baseline.py --config configs/default.yaml --out bench/results
 
-bench: setup
-	$(BIN)/python bench/baseline.py --config configs/default.yaml --out bench/results
+HEADLINE_OUT ?= runs/headline
+headline: setup  ## the headline campaign: the default config, 10 rounds, from a fresh baseline champion
+	$(BIN)/arena campaign --config configs/default.yaml --rounds 10 --out $(HEADLINE_OUT)
+	$(BIN)/arena report $(HEADLINE_OUT)
+	$(BIN)/python bench/headline.py --run $(HEADLINE_OUT) --out bench/results
+
+bench: baseline  ## every benchmark, JSON under bench/results/
+	$(BIN)/python bench/attack.py --runs $(HEADLINE_OUT) --out bench/results
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build *.egg-info

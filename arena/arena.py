@@ -41,6 +41,7 @@ from typing import Any
 from arena.errors import ArenaError, ConfigError
 from arena.gate import GateInput, decide
 from arena.records import RecordStore, atomic_write_text
+from arena.review import rejected_texts
 from arena.types import Candidate
 
 THRESHOLD_KEY = "threshold"
@@ -213,11 +214,13 @@ class Campaign:
         return params
 
     def _attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
-                scorer, n: int, targeted: bool) -> list[tuple[int, Candidate | None, int]]:
+                scorer, n: int, targeted: bool,
+                importance: dict[str, Any] | None = None) -> list[tuple[int, Candidate | None, int]]:
         """Attack each (text_id, text) once with its strategy; return (index, best valid candidate, queries).
 
         Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
         All candidates of all texts are validated together and scored in one batched call.
+        ``importance`` caches word importance per text across calls with the same scorer.
         """
         from arena.attack import validate, word_importance
 
@@ -228,7 +231,11 @@ class Campaign:
         for k, (_, text) in enumerate(items):
             targets = None
             if targeted and scorer is not None:
-                imp = word_importance(text, scorer, max_words=16)
+                imp = importance.get(text) if importance is not None else None
+                if imp is None:
+                    imp = word_importance(text, scorer, max_words=16)
+                    if importance is not None:
+                        importance[text] = imp
                 targets, queries[k] = imp.order, imp.queries
             strat = self._strategy(strategy_of(k))
             try:
@@ -241,16 +248,16 @@ class Campaign:
             cands.extend((k, c) for c in out)
         checked = validate([c for _, c in cands], rules) if cands else []
         valid = [(k, c) for (k, _), c in zip(cands, checked, strict=True) if c.valid]
-        scores = scorer.score([c.text for _, c in valid]) if (valid and scorer is not None) else []
         best: dict[int, Candidate] = {}
-        for (k, c), s in zip(valid, scores, strict=True):
-            c = Candidate(**{**c.to_dict(), "score": float(s)})
-            queries[k] += 1
-            if k not in best or s < best[k].score:
-                best[k] = c
-        if scorer is None:
+        if scorer is None:  # untargeted (benign suite): the first valid candidate of each text
             for k, c in valid:
                 best.setdefault(k, c)
+        elif valid:
+            scores = scorer.score([c.text for _, c in valid])
+            for (k, c), s in zip(valid, scores, strict=True):
+                queries[k] += 1
+                if k not in best or s < best[k].score:
+                    best[k] = Candidate(**{**c.to_dict(), "score": float(s)})
         return [(k, best.get(k), queries[k]) for k in range(len(items))]
 
     # ------------------------------------------------------------------ state
@@ -324,11 +331,12 @@ class Campaign:
         from tqdm.auto import tqdm
 
         items: list[SuiteItem] = []
+        importance: dict[str, Any] = {}  # one delete-one pass per text, shared by every strategy
         llm_cap = max(1, len(pool) // 5)  # the CPU LLM is slow: it attacks a fifth of the pool
         for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
             results = self._attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
-                                   targeted=targeted)
+                                   targeted=targeted, importance=importance)
             for k, cand, _ in results:
                 if cand is not None:
                     items.append(SuiteItem(sub[k][0], name, self.families[name], sub[k][1], cand.text,
@@ -378,6 +386,7 @@ class Campaign:
         live_success: list[bool] = []
         per_strategy: dict[str, list[bool]] = {}
         pools = Pools.from_dict(state["pools"])
+        rejected = rejected_texts(self.out)
         for pool_name, bandit_key, pool, count in (
             ("live", "bandit_live", pools.eval, cfg.live_eval_attacks),
             ("train", "bandit_train", pools.attack_train, cfg.train_attacks),
@@ -393,7 +402,8 @@ class Campaign:
             results = self._attack(items, lambda k: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
                                    scorer, n=2, targeted=self.cfg.attack.search != "none")
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
-                evaded = cand is not None and cand.score is not None and cand.score < self.threshold
+                evaded = (cand is not None and cand.score is not None and cand.score < self.threshold
+                          and cand.text not in rejected)
                 bandit.record(arms[k], evaded)
                 if pool_name == "live":
                     live_success.append(evaded)
@@ -421,9 +431,13 @@ class Campaign:
         replay = rng.sample(train, min(rc.replay_size, len(train)))
         ev = self.records.read(pools=["train"], complete_only=False)
         ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
-        evasions = list(dict.fromkeys(t for t in ev["attacked"].to_pylist() if t))[-rc.max_evasions :]
+        rejected = rejected_texts(self.out)  # a human reviewer said these lost their meaning
+        evasions = list(dict.fromkeys(t for t in ev["attacked"].to_pylist() if t and t not in rejected))
+        evasions = evasions[-rc.max_evasions :]
         pools = Pools.from_dict(state["pools"])
-        benign_src = rng.sample(pools.benign_train, min(rc.benign_perturbed_size, len(pools.benign_train)))
+        # as many perturbed benign texts as evasions (up to the cap): perturbation alone carries no label
+        n_benign = min(rc.benign_perturbed_size, max(len(evasions), 1), len(pools.benign_train))
+        benign_src = rng.sample(pools.benign_train, n_benign)
         arms = [rng.choice(self.train_strategies) for _ in benign_src]
         perturbed = self._attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
         benign = [c.text for _, c, _ in perturbed if c is not None]

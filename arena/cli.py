@@ -122,6 +122,92 @@ def cmd_moderate(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- campaign
+@command("campaign")
+def cmd_campaign(args: argparse.Namespace) -> int:
+    from arena.arena import Campaign
+
+    cfg = _load_cfg(args)
+    summary = Campaign(cfg, args.out, progress=not args.quiet).run(rounds=args.rounds)
+    last = summary["rounds"][-1] if summary["rounds"] else None
+    print(f"campaign {summary['campaign_id']}: {len(summary['rounds'])} rounds; summary: {Path(args.out) / 'summary.json'}")
+    if last:
+        print(f"final champion v{last['champion_version']}: frozen detection {last['frozen_detection']:.3f}, "
+              f"clean macro-F1 {last['clean_macro_f1']:.4f}, benign-perturbed FPR {last['benign_perturbed_fpr']:.3f}")
+    return 0
+
+
+@command("report")
+def cmd_report(args: argparse.Namespace) -> int:
+    from arena.report import write_report
+
+    path = write_report(args.out)
+    print(f"report: {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- attack
+@command("attack")
+def cmd_attack(args: argparse.Namespace) -> int:
+    import random
+
+    from arena.attack import ThompsonBandit, get_strategy, list_strategies, validate
+
+    infos = list_strategies()
+    if args.list:
+        for i in infos:
+            print(f"{i.name:22s} {i.family:8s} {i.kind:8s} {i.description}")
+        return 0
+    if not args.text:
+        raise ArenaError('give a TEXT to attack, e.g. arena attack "you are an idiot" --strategy leet')
+    names = [i.name for i in infos]
+    if args.strategy == "all":
+        chosen = names
+    elif args.strategy == "adaptive":
+        bandit = ThompsonBandit(names, floor=min(0.02, 1 / len(names)), seed=args.seed)
+        chosen = list(dict.fromkeys(bandit.choose() for _ in range(args.n)))
+    elif args.strategy in names:
+        chosen = [args.strategy]
+    else:
+        raise ArenaError(f"unknown strategy {args.strategy!r}; `arena attack --list` shows them")
+    defender = None
+    try:
+        defender = _registry(args).load_defender("champion")
+    except ArenaError:
+        print("(no champion registered under --out: candidates are not scored)", file=sys.stderr)
+    rng = random.Random(args.seed)
+    cands = []
+    for name in chosen:
+        cands += get_strategy(name)(args.text, rng.getrandbits(63), args.budget, args.n)
+    cands = validate(cands)
+    scores = defender.score([c.text for c in cands]) if (defender and cands) else [None] * len(cands)
+    for c, s in zip(cands, scores, strict=True):
+        row = {"strategy": c.strategy, "text": c.text, "valid": c.valid, "validity": c.validity,
+               "score": None if s is None else round(s, 4), "seed": c.seed}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            sc = "  -   " if s is None else f"{s:.4f}"
+            print(f"{c.strategy:20s} valid={'yes' if c.valid else 'no ':3s} validity={c.validity:.2f} "
+                  f"P(toxic)={sc}  {c.text}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- review
+@command("review")
+def cmd_review(args: argparse.Namespace) -> int:
+    from arena import review
+
+    if args.review_cmd == "export":
+        n = review.export_review(args.out, args.csv, per_strategy=args.per_strategy, seed=args.seed)
+        print(f"{n} counted evasions written to {args.csv}: fill the `verdict` column with accept/reject, "
+              f"then `arena review import {args.csv} --out {args.out}`")
+        return 0
+    stats = review.import_review(args.out, args.csv)
+    print(json.dumps(stats, indent=2))
+    return 0
+
+
 # ---------------------------------------------------------------------------- models
 @command("models")
 def cmd_models(args: argparse.Namespace) -> int:
@@ -168,6 +254,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", default=DEFAULT_OUT)
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=1")
     t.add_argument("--quiet", action="store_true")
+
+    c = sub.add_parser("campaign", help="run (or resume) a battle campaign: rounds of attack, retrain, gate")
+    c.add_argument("--config", default="configs/default.yaml")
+    c.add_argument("--rounds", type=int, help="rounds after round 0 (default: campaign.rounds)")
+    c.add_argument("--out", default=DEFAULT_OUT, help="campaign folder; an existing one is resumed")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c.add_argument("--quiet", action="store_true")
+
+    rp = sub.add_parser("report", help="write OUT/report.html and PNG charts from OUT/summary.json")
+    rp.add_argument("out", nargs="?", default=DEFAULT_OUT)
+
+    a = sub.add_parser("attack", help="attack one text and show candidates (scored by the champion if any)")
+    a.add_argument("text", nargs="?")
+    a.add_argument("--strategy", default="all", help="a strategy or recipe name, all, or adaptive")
+    a.add_argument("--n", type=int, default=1, help="candidates per strategy")
+    a.add_argument("--budget", type=int, help="words/characters a strategy may touch")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--list", action="store_true", help="list strategies and recipes")
+    a.add_argument("--json", action="store_true")
+    out_opt(a)
+
+    rv = sub.add_parser("review", help="human spot-check of counted evasions (export CSV, import verdicts)")
+    rvsub = rv.add_subparsers(dest="review_cmd", required=True)
+    ex = rvsub.add_parser("export", help="write a per-strategy sample of counted evasions to CSV")
+    ex.add_argument("csv")
+    ex.add_argument("--per-strategy", type=int, default=20)
+    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--out", default=DEFAULT_OUT, help="campaign folder")
+    im = rvsub.add_parser("import", help="apply accept/reject verdicts; rejected evasions leave training and metrics")
+    im.add_argument("csv")
+    im.add_argument("--out", default=DEFAULT_OUT, help="campaign folder")
 
     m = sub.add_parser("moderate", help="score texts with the champion (or --model VERSION|ALIAS|PATH)")
     m.add_argument("texts", nargs="*", metavar="TEXT")

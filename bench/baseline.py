@@ -27,6 +27,8 @@ def main() -> int:
     ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--keep", metavar="DIR", help="keep the trained champion and its registry in DIR (e.g. to start "
+                    "a campaign from it) instead of a temporary folder")
     args = ap.parse_args()
 
     import torch
@@ -37,7 +39,7 @@ def main() -> int:
     cfg = load_config(args.config, overrides=args.set)
     with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
         t0 = time.perf_counter()
-        m = train_baseline(cfg, tmp, progress=True)
+        m = train_baseline(cfg, args.keep or tmp, progress=True)
         total = time.perf_counter() - t0
     result = {
         "benchmark": "baseline",
@@ -56,6 +58,7 @@ def main() -> int:
         "total_wall_s": total,
         "trainable_params": m["trainable_params"],
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                    "load_avg_at_end": os.getloadavg(),
                     "python": platform.python_version(), "torch": torch.__version__},
         "targets": {"test_macro_f1": 0.80, "train_wall_s": 480},
     }

@@ -1,0 +1,127 @@
+"""A real 2-round campaign on a tiny subset: honesty rules, records, resume, summary, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from arena.arena import Campaign
+from arena.config import load_config
+from arena.records import RecordStore
+
+pytestmark = pytest.mark.usefixtures("mirror")
+
+SUMMARY_KEYS = {
+    "round", "champion_version", "frozen_detection", "live_attack_success", "per_strategy_detection",
+    "heldout_strategy_detection", "clean_macro_f1", "benign_perturbed_fpr", "promoted", "gate", "wall_s",
+}
+
+
+def _cfg(repo_root: Path, *extra: str):
+    return load_config(repo_root / "configs/test.yaml", overrides=list(extra))
+
+
+class Interrupt(Exception):
+    pass
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
+    """Round 0 and 1 run, then round 2 is interrupted mid-round (after its attack records are
+    written) and the campaign is resumed from its folder to completion."""
+    out = tmp_path_factory.mktemp("campaign")
+    cfg = _cfg(repo_root)
+    Campaign(cfg, out, progress=False).run(rounds=1)
+    first = json.loads((out / "summary.json").read_text())
+    assert [r["round"] for r in first["rounds"]] == [0, 1]
+
+    # interrupt round 2 after its records are on disk, before it is marked complete
+    c = Campaign(cfg, out, progress=False)
+    original = c.records.append
+
+    def append_then_die(rnd, rows):
+        original(rnd, rows)
+        raise Interrupt()
+
+    c.records.append = append_then_die
+    with pytest.raises(Interrupt):
+        c.run(rounds=2)
+    assert not RecordStore(out).is_complete(2)
+    Campaign(cfg, out, progress=False).run(rounds=2)
+    return out
+
+
+def test_summary_schema(campaign: Path):
+    s = json.loads((campaign / "summary.json").read_text())
+    assert set(s) >= {"campaign_id", "config", "rounds"}
+    assert [r["round"] for r in s["rounds"]] == [0, 1, 2]
+    for r in s["rounds"]:
+        assert SUMMARY_KEYS <= set(r)
+        assert 0.0 <= r["frozen_detection"] <= 1.0
+        assert 0.0 <= r["benign_perturbed_fpr"] <= 1.0
+        assert r["heldout_strategy_detection"] is not None  # unicode family held out
+    r0 = s["rounds"][0]
+    assert r0["champion_version"] == "1" and r0["per_strategy_detection"]
+    # round 0 and 1 retrain (the test config's trigger is permissive), the last round does not
+    assert s["rounds"][0]["gate"] is not None and s["rounds"][-1]["gate"] is None
+
+
+def test_records_complete_and_unique(campaign: Path):
+    store = RecordStore(campaign)
+    assert store.rounds() == [0, 1, 2] and all(store.is_complete(r) for r in (0, 1, 2))
+    t = store.read().to_pydict()
+    keys = list(zip(t["round"], t["pool"], t["text_id"], t["strategy"], strict=True))
+    assert len(keys) == len(set(keys)), "duplicate records after resume"
+    assert set(t["pool"]) == {"live", "train"}
+    # round 2 was re-run after the interruption: exactly one attack batch per pool
+    per_round = {r: sum(1 for x in t["round"] if x == r) for r in (0, 1, 2)}
+    assert per_round[2] == per_round[1]
+    assert all(v in (None, "1", "2", "3", "4") or v.isdigit() for v in t["defender_version"])
+    assert not list(campaign.glob("records/**/.*.tmp"))
+
+
+def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
+    state = json.loads((campaign / "state.json").read_text())
+    eval_texts = {t for _, t in state["pools"]["eval"]} | {t for _, t in state["pools"]["benign"]}
+    derived = {x["attacked"] for x in state["frozen"]} | {x["attacked"] for x in state["benign"]}
+    live = RecordStore(campaign).read(pools=["live"])["attacked"].to_pylist()
+    derived |= {t for t in live if t}
+    forbidden = eval_texts | derived
+    train_sets = sorted((campaign / "train_sets").glob("round=*.parquet"))
+    assert train_sets
+    for f in train_sets:
+        texts = set(pq.read_table(f)["text"].to_pylist())
+        assert not texts & forbidden, f"{f.name}: {len(texts & forbidden)} test-derived texts in training"
+    # and training evasions come only from the train split
+    train_ids = {i for i, _ in state["pools"]["attack_train"]}
+    rows = RecordStore(campaign).read(pools=["train"]).to_pydict()
+    assert set(rows["text_id"]) <= train_ids
+    assert all(i.split(":")[1] == "train" for i in train_ids)
+    assert all(i.split(":")[1] == "test" for i, _ in state["pools"]["eval"])
+
+
+def test_frozen_suite_is_fixed(campaign: Path, repo_root: Path, tmp_path: Path):
+    state = json.loads((campaign / "state.json").read_text())
+    strategies = {x["strategy"] for x in state["frozen"]}
+    assert {"homoglyph", "leet"} <= strategies
+    heldout = json.loads((campaign / "summary.json").read_text())["heldout_strategies"]
+    assert "homoglyph" in heldout and "leet" not in heldout
+
+
+def test_champion_history_and_report(campaign: Path):
+    from arena.registry import Registry
+    from arena.report import write_report
+
+    reg = Registry.from_config(_cfg(Path(__file__).resolve().parents[2]), campaign)
+    hist = reg.history()
+    assert hist[0]["version"] == "1" and hist[0]["round"] == 0
+    s = json.loads((campaign / "summary.json").read_text())
+    promoted = [r for r in s["rounds"] if r["promoted"]]
+    assert len([h for h in hist if h["reason"].startswith("promoted")]) == len(promoted)
+    assert reg.get_alias("champion") == (s["rounds"][-1]["champion_version"])
+    page = write_report(campaign)
+    assert page.is_file() and (campaign / "detection.png").stat().st_size > 1000
+    assert "frozen" in page.read_text()
