@@ -41,7 +41,7 @@ from typing import Any
 from arena.errors import ArenaError, ConfigError
 from arena.gate import GateInput, decide
 from arena.records import RecordStore, atomic_write_text
-from arena.review import rejected_texts
+from arena.review import rejected_texts, review_stats
 from arena.types import Candidate
 
 THRESHOLD_KEY = "threshold"
@@ -205,13 +205,13 @@ class Campaign:
 
     def _llm_params(self) -> dict[str, Any]:
         llm = self.cfg.attack.llm
-        params: dict[str, Any] = {"backend": llm.backend, "samples": llm.samples, "temperature": llm.temperature,
-                                  "max_tokens": llm.max_tokens}
+        backend_kwargs: dict[str, Any] = {}
         if llm.model:
-            params["model"] = llm.model
+            backend_kwargs["model_path" if llm.backend == "llama_cpp" else "model"] = llm.model
         if llm.base_url:
-            params["base_url"] = llm.base_url
-        return params
+            backend_kwargs["base_url"] = llm.base_url
+        return {"backend": llm.backend, "backend_kwargs": backend_kwargs, "samples": llm.samples,
+                "temperature": llm.temperature, "max_tokens": llm.max_tokens}
 
     def _attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
                 scorer, n: int, targeted: bool,
@@ -332,7 +332,7 @@ class Campaign:
 
         items: list[SuiteItem] = []
         importance: dict[str, Any] = {}  # one delete-one pass per text, shared by every strategy
-        llm_cap = max(1, len(pool) // 5)  # the CPU LLM is slow: it attacks a fifth of the pool
+        llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
         for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
             results = self._attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
@@ -397,9 +397,9 @@ class Campaign:
             items = rng.sample(pool, min(count, len(pool)))
             arms = [bandit.choose() for _ in items]
             llm_idx = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
-            for k in llm_idx[max(1, len(items) // 10):]:  # CPU LLM budget: at most a tenth of the attacks
+            for k in llm_idx[self.cfg.campaign.llm_attacks_per_round:]:  # the LLM's per-round budget
                 arms[k] = rng.choice([a for a in bandit.arms if "llm" not in self.family_sets[a]] or [arms[k]])
-            results = self._attack(items, lambda k: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
+            results = self._attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
                                    scorer, n=2, targeted=self.cfg.attack.search != "none")
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
                 evaded = (cand is not None and cand.score is not None and cand.score < self.threshold
@@ -602,7 +602,8 @@ class Campaign:
                 "baseline_version": state["baseline_version"], "heldout_strategies": self.heldout,
                 "train_strategies": self.train_strategies,
                 "pools": {k: len(v) for k, v in state["pools"].items()},
-                "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"])}
+                "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"]),
+                "review": review_stats(self.out)}
 
     def _write_summary(self, state: dict[str, Any]) -> None:
         atomic_write_text(self.out / "summary.json", json.dumps(self.summary(state), indent=2))

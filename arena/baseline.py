@@ -38,7 +38,7 @@ class Split:
         for i, y in enumerate(self.labels):
             by_label.setdefault(y, []).append(i)
         keep: list[int] = []
-        for y, idx in sorted(by_label.items()):
+        for _, idx in sorted(by_label.items()):
             k = max(1, round(n * len(idx) / len(self)))
             keep.extend(rng.sample(idx, min(k, len(idx))))
         keep.sort()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from arena.errors import ConfigError
 
@@ -132,12 +132,95 @@ class CampaignConfig(_Model):
     attack_train_pool_size: int = Field(3000, ge=1, description="Toxic train texts attacked for retraining.")
     live_eval_attacks: int = Field(200, ge=0, description="Adaptive attacks on eval-pool texts per round.")
     train_attacks: int = Field(800, ge=0, description="Adaptive attacks on attack-train texts per round.")
+    llm_suite_texts: int = Field(20, ge=0, description="Eval texts the (slow) LLM strategy attacks in the frozen suite.")
+    llm_attacks_per_round: int = Field(8, ge=0, description="Cap on live LLM attacks per pool and round.")
     heldout_family: str | None = Field("unicode", description="Strategy family never used for training.")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
     retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this.")
     exploration_floor: float = Field(0.02, ge=0, lt=1)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     gate: GateConfig = Field(default_factory=GateConfig)
+
+
+class GpuFractionsConfig(_Model):
+    """GPU share per Ray role, so one GPU hosts attacker, defender and trainer together.
+
+    Applied only when the cluster has GPUs; on a CPU-only cluster every role asks for 0.
+    """
+
+    attacker: float = Field(0.25, ge=0, le=1, description="AttackerActor / attacker deployment (LLM).")
+    defender: float = Field(0.25, ge=0, le=1, description="DefenderActor / defender deployment.")
+    trainer: float = Field(0.5, ge=0, le=1, description="Challenger training task or Tune trial.")
+
+
+class TuneSpaceConfig(_Model):
+    """Search space of the per-challenger sweep (Ray Tune)."""
+
+    lora_r: list[int] = Field(default_factory=lambda: [4, 8, 16], description="LoRA rank choices (fresh trials).")
+    lora_alpha: list[int] = Field(default_factory=lambda: [8, 16, 32], description="LoRA alpha choices (fresh trials).")
+    dropout: tuple[float, float] = Field((0.0, 0.2), description="LoRA dropout, uniform [low, high].")
+    lr: tuple[float, float] = Field((1e-4, 2e-3), description="Learning rate, log-uniform [low, high].")
+    epochs: list[int] = Field(default_factory=lambda: [1, 2], description="Epoch choices.")
+
+    @model_validator(mode="after")
+    def _check(self) -> TuneSpaceConfig:
+        for name in ("lora_r", "lora_alpha", "epochs"):
+            values = getattr(self, name)
+            if not values or any(v < 1 for v in values):
+                raise ValueError(f"{name} must be a non-empty list of positive integers")
+        lo, hi = self.dropout
+        if not 0 <= lo <= hi < 1:
+            raise ValueError("dropout must be [low, high] with 0 <= low <= high < 1")
+        lo, hi = self.lr
+        if not 0 < lo <= hi:
+            raise ValueError("lr must be [low, high] with 0 < low <= high")
+        return self
+
+
+class TuneSweepConfig(_Model):
+    """A Ray Tune sweep per challenger: ASHA over the space; the best trial becomes the challenger."""
+
+    enabled: bool = Field(False, description="Sweep (True) or train one challenger with campaign.retrain (False).")
+    num_samples: int = Field(4, ge=1, le=1000, description="Trials per sweep.")
+    max_concurrent_trials: int = Field(2, ge=1)
+    warm_start: bool = Field(
+        True, description="Trials continue from the champion's adapter (its LoRA r/alpha are kept; dropout, lr, "
+        "epochs are searched); False = fresh adapters from the base encoder with r/alpha from the space.")
+    space: TuneSpaceConfig = Field(default_factory=TuneSpaceConfig)
+    metric: str = Field("val_macro_f1", description="Reported per epoch; the best trial maximises it.")
+    grace_period: int = Field(1, ge=1, description="ASHA: epochs before a trial can be stopped.")
+    reduction_factor: int = Field(2, ge=2, description="ASHA reduction factor.")
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float | None = Field(None, ge=0, le=1, description="None = ray.num_gpus.trainer (0 without GPUs).")
+
+
+class RayConfig(_Model):
+    """The Ray layer (arena/actors.py, arena/tune, arena/jobs). The core loop never reads it."""
+
+    address: str | None = Field(None, description="Cluster to join ('auto', ray://...); None = RAY_ADDRESS or a local one.")
+    namespace: str = Field("content-arena", description="Namespace of the named actors.")
+    num_cpus: int | None = Field(None, ge=1, description="Local cluster only: logical CPUs (None = all cores).")
+    num_gpus: GpuFractionsConfig = Field(default_factory=GpuFractionsConfig)
+    actor_cpus: float = Field(0.25, ge=0, description="CPUs reserved by the attacker and defender actors each.")
+    trainer_cpus: float = Field(1.0, gt=0, description="CPUs of the challenger training task (Tune off).")
+    object_store_memory: int | None = Field(200_000_000, ge=78_643_200, description="Local cluster only: bytes.")
+    max_restarts: int = Field(3, ge=-1, description="Actor restarts after a crash (-1 = unlimited).")
+    max_task_retries: int = Field(3, ge=-1, description="Retries of an actor call interrupted by a crash.")
+    tune: TuneSweepConfig = Field(default_factory=TuneSweepConfig)
+
+
+class ServeConfig(_Model):
+    """The HTTP API (arena/serve): limits, batching, access."""
+
+    host: str = Field("127.0.0.1", description="Bind address of the Serve HTTP proxy.")
+    port: int = Field(8000, ge=1, le=65535)
+    max_texts_per_request: int = Field(64, ge=1, le=10_000)
+    max_chars_per_text: int = Field(2000, ge=1, le=1_000_000)
+    max_batch_size: int = Field(32, ge=1, le=4096, description="Defender dynamic batching: texts per batch.")
+    batch_wait_timeout_s: float = Field(0.01, ge=0, le=10)
+    auth_token: SecretStr | None = Field(
+        None, description="Bearer token of mutating endpoints; None = env auth_token_env. Never logged.")
+    auth_token_env: str = Field("ARENA_API_TOKEN")
 
 
 class ArenaConfig(_Model):
@@ -150,6 +233,8 @@ class ArenaConfig(_Model):
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     attack: AttackConfig = Field(default_factory=AttackConfig)
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @model_validator(mode="after")
     def _check(self) -> ArenaConfig:

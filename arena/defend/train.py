@@ -108,8 +108,8 @@ def train_defender(
     params = [p for _, p in named]
     head_names = tuple(defender.spec.modules_to_save) or ("classifier",)
     is_head = [any(f".{h}." in f".{n}" for h in head_names) for n, _ in named]
-    groups = [{"params": [p for (_, p), h in zip(named, is_head) if not h], "lr": cfg.lr},
-              {"params": [p for (_, p), h in zip(named, is_head) if h], "lr": cfg.head_lr or 10 * cfg.lr}]
+    groups = [{"params": [p for (_, p), h in zip(named, is_head, strict=True) if not h], "lr": cfg.lr},
+              {"params": [p for (_, p), h in zip(named, is_head, strict=True) if h], "lr": cfg.head_lr or 10 * cfg.lr}]
     optimizer = torch.optim.AdamW([g for g in groups if g["params"]], weight_decay=cfg.weight_decay)
     steps_per_epoch = math.ceil(len(labels) / cfg.batch_size)
     total = steps_per_epoch * cfg.epochs

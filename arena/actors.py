@@ -1,0 +1,443 @@
+"""Ray actors around the core loop: the same campaign, with models in actors that share a GPU.
+
+    from arena.actors import init_ray, run_campaign
+    init_ray(cfg.ray)                                    # local loopback cluster, or RAY_ADDRESS
+    summary = run_campaign(cfg, "runs/arena", rounds=3)  # blocks; resumes an existing OUT
+
+Roles (resources from config ``ray``; GPU fractions apply only when the cluster has GPUs):
+
+    DefenderActor     scores texts for a registry version (two models cached)  num_gpus = ray.num_gpus.defender
+    AttackerActor     runs the attack strategies; the LLM backend lives here    num_gpus = ray.num_gpus.attacker
+    trainer           a task training the challenger, or a Tune sweep           num_gpus = ray.num_gpus.trainer
+                      (arena/tune, ``ray.tune.enabled``) whose trials get that share each
+    CoordinatorActor  runs ``arena.arena.Campaign`` unchanged, with :class:`RayServices` (actor-backed
+                      scoring and training) and an actor-backed attacker; publishes the round metrics
+
+Crash safety. Every actor is named (``arena-<role>-<key of OUT>``) and has ``max_restarts`` and
+``max_task_retries``: when the defender or attacker dies, Ray restarts it and retries the call
+(scoring and attacking are pure, so a retry returns the same answer). When the coordinator dies,
+Ray restarts it and retries ``run``, which re-enters ``Campaign.run``: the campaign resumes from
+OUT/state.json and OUT/records, discarding the records of the interrupted round before re-running
+it, so no record row is lost or duplicated. Running the same OUT again (a new job) resumes too.
+
+Nothing in the core imports this module; it imports Ray at module level.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from arena.arena import Campaign, Services
+from arena.errors import ArenaError
+
+#: Environment defaults for a Ray process on this project's machines (setdefault: an explicit
+#: value wins). Token auth is off because the local cluster binds to 127.0.0.1 only; set
+#: RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN) on a shared cluster.
+RAY_ENV_DEFAULTS = {
+    "RAY_AUTH_MODE": "disabled",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+LOOPBACK = "127.0.0.1"
+ROLES = ("coordinator", "defender", "attacker")
+
+
+# ============================================================================ cluster
+def ray_env_defaults() -> None:
+    for key, value in RAY_ENV_DEFAULTS.items():
+        os.environ.setdefault(key, value)
+
+
+def init_ray(rcfg=None, *, address: str | None = None, num_cpus: float | None = None,
+             num_gpus: float | None = None, include_dashboard: bool = False, dashboard_port: int | None = None,
+             metrics_export_port: int | None = None, log_to_driver: bool = True) -> None:
+    """Join ``address`` (or ``ray.address`` / RAY_ADDRESS), or start a local loopback cluster.
+
+    A local cluster binds to 127.0.0.1, caps the object store (``ray.object_store_memory``) and
+    runs with token auth disabled unless RAY_AUTH_MODE says otherwise. No-op when already initialised.
+    """
+    from arena.config import RayConfig
+
+    ray_env_defaults()
+    if ray.is_initialized():
+        return
+    rcfg = rcfg or RayConfig()
+    address = address or rcfg.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, namespace=rcfg.namespace, log_to_driver=log_to_driver)
+        return
+    kwargs: dict[str, Any] = dict(
+        _node_ip_address=LOOPBACK, namespace=rcfg.namespace, num_cpus=num_cpus or rcfg.num_cpus,
+        num_gpus=num_gpus, object_store_memory=rcfg.object_store_memory, include_dashboard=include_dashboard,
+        log_to_driver=log_to_driver,
+    )
+    if include_dashboard:
+        kwargs.update(dashboard_host=LOOPBACK, dashboard_port=dashboard_port or 8265)
+    if metrics_export_port:
+        kwargs["_metrics_export_port"] = metrics_export_port
+    ray.init(**kwargs)
+
+
+def gpu_share(role: str, rcfg) -> float:
+    """``ray.num_gpus.<role>`` when the cluster has GPUs, else 0 (so the actor fits on CPUs)."""
+    fraction = float(getattr(rcfg.num_gpus, role))
+    return fraction if fraction and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
+
+
+def placement() -> dict[str, Any]:
+    """Where the calling worker runs and what it holds (for logs and the placement test)."""
+    ctx = ray.get_runtime_context()
+    return {"pid": os.getpid(), "node_id": ctx.get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "resources": ctx.get_assigned_resources(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+def _actor_alive(name: str, namespace: str) -> bool:
+    try:
+        ray.get_actor(name, namespace=namespace)
+        return True
+    except ValueError:
+        return False
+
+
+# ============================================================================ actors
+class DefenderActor:
+    """Scores texts with a registered defender version; keeps the ``cache_size`` latest models loaded."""
+
+    def __init__(self, cfg, out_dir: str, cache_size: int = 2) -> None:
+        self.cfg, self.out, self.cache_size = cfg, Path(out_dir), cache_size
+        self._registry = None
+        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from arena.registry import Registry
+
+            self._registry = Registry.from_config(self.cfg, self.out)
+        return self._registry
+
+    def _model(self, version: str):
+        with self._lock:
+            if version in self._models:
+                self._models.move_to_end(version)
+                return self._models[version]
+            model = self.registry.load_defender(str(version), device=self.cfg.train.device)
+            self._models[version] = model
+            while len(self._models) > self.cache_size:
+                self._models.popitem(last=False)
+            return model
+
+    def score(self, version: str, texts: Sequence[str]) -> list[float]:
+        return self._model(str(version)).score(list(texts))
+
+    def threshold(self, version: str) -> float:
+        return float(self._model(str(version)).spec.threshold)
+
+    def info(self) -> dict[str, Any]:
+        return {**placement(), "loaded": list(self._models)}
+
+
+class AttackerActor:
+    """Runs registered attack strategies; the LLM backend of ``llm_rewrite`` is loaded here, once."""
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+        self._strategies: dict[str, Any] = {}
+
+    def _strategy(self, name: str, params: dict[str, Any]):
+        key = json.dumps([name, params], sort_keys=True, default=str)
+        if key not in self._strategies:
+            from arena.attack import get_strategy
+
+            self._strategies[key] = get_strategy(name, **params)
+        return self._strategies[key]
+
+    def attack(self, name: str, params: dict[str, Any], text: str, seed: int, budget: int | None = None,
+               n: int = 1, targets: Sequence[int] | None = None, only_targets: bool = False):
+        strat = self._strategy(name, params)
+        return strat(text, seed, budget, n, list(targets) if targets else None, only_targets)
+
+    def info(self) -> dict[str, Any]:
+        return {**placement(), "strategies": sorted(self._strategies)}
+
+
+def _unwrap(exc: Exception) -> Exception:
+    """A task error raised inside an actor becomes its cause; a dead actor becomes an ArenaError."""
+    from ray.exceptions import RayTaskError
+
+    if isinstance(exc, RayTaskError):
+        return exc.as_instanceof_cause()
+    return ArenaError(f"Ray actor failed beyond its restarts/retries: {exc}")
+
+
+class RemoteScorer:
+    """``score(texts)`` through a DefenderActor, for one registry version (the core's Scorer protocol)."""
+
+    def __init__(self, actor, version: str) -> None:
+        self.actor, self.version = actor, str(version)
+
+    def score(self, texts: Sequence[str]) -> list[float]:
+        if not texts:
+            return []
+        try:
+            return ray.get(self.actor.score.remote(self.version, list(texts)))
+        except ray.exceptions.RayError as exc:
+            raise _unwrap(exc) from exc
+
+
+class RemoteStrategy:
+    """A strategy object whose calls run in an AttackerActor (same signature as ``Strategy.__call__``)."""
+
+    def __init__(self, actor, name: str, params: dict[str, Any]) -> None:
+        self.actor, self.name, self.params = actor, name, params
+
+    def __call__(self, text: str, rng: random.Random | int, budget: int | None = None, n: int = 1,
+                 targets: Sequence[int] | None = None, only_targets: bool = False):
+        seed = rng.getrandbits(63) if isinstance(rng, random.Random) else int(rng)
+        try:
+            return ray.get(self.actor.attack.remote(self.name, self.params, text, seed, budget, n,
+                                                    list(targets) if targets else None, only_targets))
+        except ray.exceptions.RayError as exc:
+            raise _unwrap(exc) from exc
+
+
+# ============================================================================ the loop on Ray
+class RayCampaign(Campaign):
+    """``Campaign`` whose strategies run in an AttackerActor (everything else is the core loop)."""
+
+    def __init__(self, cfg, out_dir, *, attacker, **kwargs) -> None:
+        self._attacker = attacker
+        super().__init__(cfg, out_dir, **kwargs)
+
+    def _strategy(self, name: str):
+        params = self._llm_params() if "llm" in self.family_sets.get(name, ()) else {}
+        return RemoteStrategy(self._attacker, name, params)
+
+
+def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[int],
+                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
+                          progress: bool = False) -> tuple[str, dict[str, Any]]:
+    """Warm-start the champion on the retrain set (``campaign.retrain``); save to OUT/models/round-N.
+
+    Runs as a Ray task with the trainer's GPU share; returns (folder, training result).
+    """
+    from arena.defend import Defender, train_defender
+    from arena.registry import Registry
+
+    _, path = Registry.from_config(cfg, out_dir).resolve(champion_version)
+    defender = Defender.load(path, device=cfg.train.device, trainable=True)
+    tcfg = cfg.train.model_copy(update={
+        "epochs": cfg.campaign.retrain.epochs, "lr": cfg.campaign.retrain.lr,
+        "batch_size": cfg.campaign.retrain.batch_size, "patience": 0,
+    })
+    result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed, progress=progress)
+    folder = defender.save(Path(out_dir) / "models" / f"round-{rnd}")
+    return str(folder), {**result.to_dict(), "placement": placement()}
+
+
+class RayServices(Services):
+    """Scoring through the DefenderActor; challengers trained by a GPU-share task or a Tune sweep."""
+
+    def __init__(self, cfg, out_dir: Path, registry, progress: bool = True, *, defender) -> None:
+        super().__init__(cfg, out_dir, registry, progress)
+        self.defender = defender
+
+    def scorer(self, version: str) -> RemoteScorer:
+        return RemoteScorer(self.defender, version)
+
+    def train_challenger(self, champion_version: str, texts: list[str], labels: list[int],
+                         val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
+                         tags: dict[str, str]) -> str:
+        rc = self.cfg.ray
+        if rc.tune.enabled:
+            import mlflow
+
+            from arena.tune import run_sweep
+
+            parent = mlflow.active_run()
+            sweep = run_sweep(self.cfg, self.out, champion_version, texts, labels, val_texts, val_labels,
+                              rnd=rnd, seed=seed, tags=tags, parent_run_id=parent.info.run_id if parent else None,
+                              progress=self.progress)
+            folder, info, extra = sweep.best_dir, sweep.metrics(), {"tune_trial": sweep.best_trial}
+        else:
+            task = ray.remote(train_challenger_task).options(
+                num_cpus=rc.trainer_cpus, num_gpus=gpu_share("trainer", rc), max_retries=1)
+            folder, info = ray.get(task.remote(self.cfg, str(self.out), champion_version, texts, labels,
+                                               val_texts, val_labels, rnd, seed, False))
+            info = {k: v for k, v in info.items() if k != "placement"}
+            extra = {}
+        with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags},
+                               nested=True) as run:
+            self.registry.log_metrics(info, prefix="train.")
+            return self.registry.register(folder, run.info.run_id,
+                                          tags={"kind": "challenger", "round": rnd, **extra, **tags})
+
+
+class CoordinatorActor:
+    """Drives a campaign: ``run(rounds)`` is ``Campaign.run`` with actor-backed services.
+
+    A threaded actor (``max_concurrency`` > 1), so ``status()`` answers while ``run`` works.
+    Round metrics go to Prometheus (arena_detection_rate, arena_attack_success_rate,
+    arena_champion_version, arena_promotions_total), refreshed while the actor lives.
+    """
+
+    def __init__(self, cfg, out_dir: str, defender, attacker, progress: bool = True) -> None:
+        self.cfg, self.out = cfg, Path(out_dir)
+        self.defender, self.attacker, self.progress = defender, attacker, progress
+        self._board = None
+        self._running = False
+        self._error: str | None = None
+        self._published: set[int] = set()
+
+    # ------------------------------------------------------------------ driving
+    def run(self, rounds: int | None = None) -> dict[str, Any]:
+        self._running, self._error = True, None
+        try:
+            self._publish_saved_rounds()
+            campaign = RayCampaign(self.cfg, self.out, attacker=self.attacker, progress=self.progress,
+                                   services_factory=partial(RayServices, defender=self.defender),
+                                   on_round=self._on_round)
+            return campaign.run(rounds)
+        except Exception as exc:
+            self._error = repr(exc)
+            raise
+        finally:
+            self._running = False
+
+    def status(self) -> dict[str, Any]:
+        state = self._state() or {}
+        return {
+            "running": self._running, "error": self._error, "campaign_id": state.get("campaign_id"),
+            "next_round": state.get("next_round"), "champion_version": state.get("champion_version"),
+            "rounds": [r["round"] for r in state.get("rounds", [])], "placement": placement(),
+        }
+
+    def published_metrics(self) -> list[tuple[dict[str, str], float]]:
+        return self._board.values() if self._board else []
+
+    # ------------------------------------------------------------------ metrics
+    def _state(self) -> dict[str, Any] | None:
+        path = self.out / "state.json"
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def _publish_saved_rounds(self) -> None:
+        state = self._state()
+        for row in (state or {}).get("rounds", []):
+            self._publish(row, state, count_promotion=False)
+
+    def _on_round(self, row: dict[str, Any]) -> None:
+        try:
+            self._publish(row, self._state() or {}, count_promotion=True)
+        except Exception as exc:  # metrics must never break a campaign
+            print(f"warning: metrics not published: {exc!r}", flush=True)
+
+    def _publish(self, row: dict[str, Any], state: dict[str, Any], count_promotion: bool) -> None:
+        from arena.serve import metrics as m
+
+        if self._board is None:
+            self._board = m.GaugeBoard()
+        cid, rnd = str(state.get("campaign_id", "")), str(row["round"])
+        live = row.get("live_attack_success")
+        for kind, value in (("frozen", row.get("frozen_detection")),
+                            ("live", None if live is None else 1.0 - live),
+                            ("heldout", row.get("heldout_strategy_detection"))):
+            if value is not None:
+                self._board.set(m.detection_rate(), value, {"campaign_id": cid, "round": rnd, "kind": kind})
+        for strategy, rate in (row.get("live_per_strategy_success") or {}).items():
+            self._board.set(m.attack_success_rate(), rate, {"campaign_id": cid, "strategy": strategy})
+        champion = state.get("champion_version")
+        if champion is not None and str(champion).isdigit():
+            self._board.set(m.champion_version(), int(champion))
+        if count_promotion and row.get("promoted") and int(row["round"]) not in self._published:
+            m.promotions().inc(1.0, tags={"source": "campaign"})
+        self._published.add(int(row["round"]))
+
+
+# ============================================================================ launching
+@dataclass
+class CampaignHandle:
+    """The three actors of one campaign and the pending ``run`` call."""
+
+    out: Path
+    names: dict[str, str]
+    namespace: str
+    coordinator: Any
+    defender: Any
+    attacker: Any
+    ref: Any = None
+    killed: list[str] = field(default_factory=list)
+
+    def wait(self, timeout: float | None = None) -> dict[str, Any]:
+        return ray.get(self.ref, timeout=timeout)
+
+    def status(self, timeout: float = 30) -> dict[str, Any]:
+        return ray.get(self.coordinator.status.remote(), timeout=timeout)
+
+    def shutdown(self) -> None:
+        for actor in (self.coordinator, self.defender, self.attacker):
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:
+                pass
+
+
+def campaign_key(out_dir: str | os.PathLike) -> str:
+    return hashlib.sha1(str(Path(out_dir).resolve()).encode()).hexdigest()[:10]
+
+
+def launch_campaign(cfg, out_dir: str | os.PathLike, rounds: int | None = None, *,
+                    progress: bool = True, key: str | None = None) -> CampaignHandle:
+    """Create the named actors of a campaign on OUT and start ``run`` (non-blocking).
+
+    One campaign per OUT at a time: if actors of this OUT are alive, this raises ArenaError.
+    """
+    if not ray.is_initialized():
+        init_ray(cfg.ray)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    rc = cfg.ray
+    key = key or campaign_key(out)
+    names = {role: f"arena-{role}-{key}" for role in ROLES}
+    busy = [n for n in names.values() if _actor_alive(n, rc.namespace)]
+    if busy:
+        raise ArenaError(f"a campaign is already running on {out} (actors {', '.join(busy)} are alive)")
+    common = dict(namespace=rc.namespace, max_restarts=rc.max_restarts, max_task_retries=rc.max_task_retries)
+    defender = ray.remote(DefenderActor).options(
+        name=names["defender"], num_cpus=rc.actor_cpus, num_gpus=gpu_share("defender", rc), **common,
+    ).remote(cfg, str(out))
+    attacker = ray.remote(AttackerActor).options(
+        name=names["attacker"], num_cpus=rc.actor_cpus, num_gpus=gpu_share("attacker", rc), **common,
+    ).remote(cfg)
+    coordinator = ray.remote(CoordinatorActor).options(
+        name=names["coordinator"], num_cpus=0, max_concurrency=4, **common,
+    ).remote(cfg, str(out), defender, attacker, progress)
+    handle = CampaignHandle(out, names, rc.namespace, coordinator, defender, attacker)
+    handle.ref = coordinator.run.remote(rounds)
+    return handle
+
+
+def run_campaign(cfg, out_dir: str | os.PathLike, rounds: int | None = None, *, progress: bool = True,
+                 timeout: float | None = None) -> dict[str, Any]:
+    """Run (or resume) a campaign on the cluster and wait for its summary; actors are removed after."""
+    handle = launch_campaign(cfg, out_dir, rounds, progress=progress)
+    try:
+        return handle.wait(timeout=timeout)
+    finally:
+        handle.shutdown()

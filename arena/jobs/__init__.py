@@ -1,0 +1,1 @@
+"""Ray Job entrypoints (``ray job submit ... -- python -m arena.jobs.campaign``)."""

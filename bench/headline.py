@@ -1,0 +1,76 @@
+"""Headline benchmark: read a finished campaign and check it against the targets of issue 4.
+
+    make headline        # = arena campaign --config configs/default.yaml --rounds 10 --out runs/headline
+                         #   arena report runs/headline; python bench/headline.py --run runs/headline
+
+Targets (CPU default config): frozen-suite detection <= 70% in round 0 and >= 95% within 10 rounds;
+clean macro-F1 never more than 1 point below round 0; benign-perturbed FPR rises at most 2 points;
+held-out strategy detection reported; 10 rounds in <= 30 minutes on 2 cores. This script only
+measures and reports; a missed target is printed as MISSED, never hidden.
+Writes bench/results/headline.json and copies the curve to bench/results/headline_detection.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default="runs/headline", help="campaign folder with summary.json")
+    ap.add_argument("--out", default="bench/results")
+    args = ap.parse_args()
+    run, out = Path(args.run), Path(args.out)
+    summary = json.loads((run / "summary.json").read_text())
+    rounds = summary["rounds"]
+    r0, last = rounds[0], rounds[-1]
+    frozen = [r["frozen_detection"] for r in rounds]
+    first95 = next((r["round"] for r in rounds if r["frozen_detection"] >= 0.95), None)
+    f1_floor = min(r["clean_macro_f1"] for r in rounds) - r0["clean_macro_f1"]
+    fpr_rise = max(r["benign_perturbed_fpr"] for r in rounds) - r0["benign_perturbed_fpr"]
+    wall = sum(r["wall_s"] for r in rounds[1:])  # rounds 1..N (round 0 includes the one-off suite build)
+    checks = {
+        "round0_frozen_le_70": r0["frozen_detection"] <= 0.70,
+        "frozen_ge_95_within_10": first95 is not None and first95 <= 10,
+        "clean_f1_within_1pt": f1_floor >= -0.01,
+        "fpr_rise_le_2pt": fpr_rise <= 0.02,
+        "ten_rounds_le_30min": len(rounds) >= 11 and wall <= 1800,
+    }
+    result = {
+        "benchmark": "headline",
+        "command": "make headline",
+        "campaign_id": summary["campaign_id"],
+        "rounds": len(rounds) - 1,
+        "frozen_detection": frozen,
+        "heldout_strategy_detection": [r.get("heldout_strategy_detection") for r in rounds],
+        "live_attack_success": [r.get("live_attack_success") for r in rounds],
+        "clean_macro_f1": [r["clean_macro_f1"] for r in rounds],
+        "benign_perturbed_fpr": [r["benign_perturbed_fpr"] for r in rounds],
+        "promoted": [r["promoted"] for r in rounds],
+        "first_round_ge_95": first95,
+        "worst_clean_f1_delta": f1_floor,
+        "max_fpr_rise": fpr_rise,
+        "wall_s_rounds_1_to_n": wall,
+        "wall_s_round0": r0["wall_s"],
+        "checks": checks,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "headline.json").write_text(json.dumps(result, indent=2))
+    if (run / "detection.png").is_file():
+        shutil.copy(run / "detection.png", out / "headline_detection.png")
+    print(
+        f"headline: frozen detection {frozen[0]:.3f} -> {frozen[-1]:.3f} over {len(rounds) - 1} rounds "
+        f"(>=0.95 at round {first95}); held-out {r0.get('heldout_strategy_detection')} -> "
+        f"{last.get('heldout_strategy_detection')}; clean F1 worst delta {f1_floor:+.4f}; FPR max rise "
+        f"{fpr_rise:+.4f}; rounds 1..N {wall / 60:.1f} min; "
+        + ", ".join(f"{k}={'MET' if v else 'MISSED'}" for k, v in checks.items())
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
