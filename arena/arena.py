@@ -281,8 +281,12 @@ class Campaign:
         splits = load_splits(cfg)
         champion = self.registry.get_alias(CHAMPION)
         if champion is None:
+            from arena.metrics import format_report
+
             self.log("round 0: training the baseline champion")
-            champion = str(train_baseline(cfg, self.out, progress=self.progress)["model_version"])
+            baseline = train_baseline(cfg, self.out, progress=self.progress)
+            champion = str(baseline["model_version"])
+            self.log(f"baseline champion v{champion}: {format_report(baseline)}")
         rng = random.Random(seed)
         scorer = self.services.scorer(champion)
 

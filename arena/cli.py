@@ -82,19 +82,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     cfg = _load_cfg(args)
     metrics = train_baseline(cfg, args.out, progress=not args.quiet)
-    print(_metrics_line(metrics))
+    from arena.metrics import format_report
+
+    print(format_report(metrics))
     print(f"metrics: {Path(args.out) / 'metrics.json'}; champion = version {metrics.get('model_version')}")
     return 0
-
-
-def _metrics_line(m: dict) -> str:
-    auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
-    pc = m["per_class"]
-    return (
-        f"test ({m['n']} texts): accuracy={m['accuracy']:.4f} macro_f1={m['macro_f1']:.4f} roc_auc={auc} "
-        f"toxic P/R={pc['toxic']['precision']:.3f}/{pc['toxic']['recall']:.3f} "
-        f"not_toxic P/R={pc['not_toxic']['precision']:.3f}/{pc['not_toxic']['recall']:.3f}"
-    )
 
 
 @command("moderate")

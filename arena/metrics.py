@@ -82,3 +82,14 @@ def classification_report(
 def rate(flags: Sequence[bool]) -> float | None:
     """Fraction of True values; None for an empty sequence (never a fake 0)."""
     return float(np.mean(np.asarray(flags, dtype=bool))) if len(flags) else None
+
+
+def format_report(m: dict[str, Any]) -> str:
+    """One line for a :func:`classification_report` result."""
+    auc = f"{m['roc_auc']:.4f}" if m.get("roc_auc") is not None else "n/a"
+    pc = m["per_class"]
+    return (
+        f"test ({m['n']} texts): accuracy={m['accuracy']:.4f} macro_f1={m['macro_f1']:.4f} roc_auc={auc} "
+        f"toxic P/R={pc['toxic']['precision']:.3f}/{pc['toxic']['recall']:.3f} "
+        f"not_toxic P/R={pc['not_toxic']['precision']:.3f}/{pc['not_toxic']['recall']:.3f}"
+    )
