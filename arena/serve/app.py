@@ -8,8 +8,8 @@ champion by alias, hot swap) + attacker. ``build_defender_app(args)`` is the def
 Python callers through a handle (``handle.moderate.remote(texts)``).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: Serve reads the builder's parameter annotation at run
+# time to turn the config's `args:` mapping into an AppArgs.
 from ray import serve
 from ray.serve import Application
 
@@ -27,14 +27,18 @@ def _defender(args: AppArgs):
     ).bind(args)
 
 
+def _args(args: AppArgs | dict) -> AppArgs:
+    return (args if isinstance(args, AppArgs) else AppArgs.model_validate(args)).resolved()
+
+
 def build_defender_app(args: AppArgs) -> Application:
     """The defender deployment alone (no HTTP routes); call it through its handle."""
-    return _defender(args.resolved())
+    return _defender(_args(args))
 
 
 def build_app(args: AppArgs) -> Application:
     """The full arena API: ingress + defender + attacker."""
-    args = args.resolved()
+    args = _args(args)
     defender = _defender(args)
     attacker = serve.deployment(
         AttackerDeployment, name="Attacker", max_ongoing_requests=8,
