@@ -200,6 +200,15 @@ def cmd_review(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- serve
+@command("serve")
+def cmd_serve(args: argparse.Namespace) -> int:
+    from arena.serve import run_cli
+
+    run_cli(args.config, blocking=True)
+    return 0
+
+
 # ---------------------------------------------------------------------------- models
 @command("models")
 def cmd_models(args: argparse.Namespace) -> int:
@@ -277,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     im = rvsub.add_parser("import", help="apply accept/reject verdicts; rejected evasions leave training and metrics")
     im.add_argument("csv")
     im.add_argument("--out", default=DEFAULT_OUT, help="campaign folder")
+
+    sv = sub.add_parser("serve", help="run the Serve app (serve run serve_configs/arena.yaml); see docs/ray.md")
+    sv.add_argument("--config", default="serve_configs/arena.yaml", help="Serve config file")
 
     m = sub.add_parser("moderate", help="score texts with the champion (or --model VERSION|ALIAS|PATH)")
     m.add_argument("texts", nargs="*", metavar="TEXT")
