@@ -91,7 +91,7 @@ def test_kill_and_resume_loses_and_duplicates_no_rows(ray_cluster, tiny_champion
     cfg = tiny_config()
     out = tmp_path / "campaign"
     seed_registry(cfg, out, tiny_champion)
-    handle = launch_campaign(cfg, out, rounds=1, progress=True)
+    handle = launch_campaign(cfg, out, rounds=1, progress=False)
     try:
         pid0 = wait_for(lambda: handle.status()["placement"]["pid"], 60, what="coordinator status")
         # the defender dies while the campaign sets up (frozen suite scoring): restarted, call retried
