@@ -16,6 +16,10 @@ from ray.serve import Application
 from arena.serve.deployments import ArenaIngress, AttackerDeployment, DefenderDeployment
 from arena.serve.schemas import AppArgs
 
+#: Serve writes an access-log line per request and replica by default; at a few hundred requests
+#: per second on 2 cores that costs more than the routing itself.
+LOGGING = {"enable_access_log": False, "log_level": "WARNING"}
+
 
 def _defender(args: AppArgs):
     return serve.deployment(
@@ -23,7 +27,7 @@ def _defender(args: AppArgs):
         # many requests must reach a replica at once, or there is nothing to batch
         max_ongoing_requests=max(64, 4 * (args.max_batch_size or 1)),
         ray_actor_options={"num_cpus": args.defender_num_cpus, "num_gpus": args.defender_num_gpus},
-        health_check_period_s=10,
+        health_check_period_s=10, logging_config=LOGGING,
     ).bind(args)
 
 
@@ -43,8 +47,9 @@ def build_app(args: AppArgs) -> Application:
     attacker = serve.deployment(
         AttackerDeployment, name="Attacker", max_ongoing_requests=8,
         ray_actor_options={"num_cpus": args.attacker_num_cpus, "num_gpus": args.attacker_num_gpus},
+        logging_config=LOGGING,
     ).bind(args, defender)
     return serve.deployment(
         ArenaIngress, name="ArenaIngress", max_ongoing_requests=256,
-        ray_actor_options={"num_cpus": args.ingress_num_cpus},
+        ray_actor_options={"num_cpus": args.ingress_num_cpus}, logging_config=LOGGING,
     ).bind(args, defender, attacker)
