@@ -398,6 +398,19 @@ class CampaignHandle:
                 pass
 
 
+def pin_tracking(cfg, out_dir: str | os.PathLike):
+    """A copy of ``cfg`` whose ``tracking.uri`` is explicit (``Registry.from_config``'s precedence).
+
+    Actors may run in reused worker processes whose environment another registry changed (mlflow
+    exports MLFLOW_TRACKING_URI), so the campaign's URI travels in the config instead.
+    """
+    from arena.registry import default_tracking_uri
+
+    cfg = cfg.model_copy(deep=True)
+    cfg.tracking.uri = cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out_dir)
+    return cfg
+
+
 def campaign_key(out_dir: str | os.PathLike) -> str:
     return hashlib.sha1(str(Path(out_dir).resolve()).encode()).hexdigest()[:10]
 
@@ -412,6 +425,7 @@ def launch_campaign(cfg, out_dir: str | os.PathLike, rounds: int | None = None, 
         init_ray(cfg.ray)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    cfg = pin_tracking(cfg, out)
     rc = cfg.ray
     key = key or campaign_key(out)
     names = {role: f"arena-{role}-{key}" for role in ROLES}

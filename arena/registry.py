@@ -63,7 +63,14 @@ class Registry:
         self.model_name = model_name
         self.experiment_name = experiment
         self._mlflow = mlflow
+        user_uri = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(tracking_uri)
+        # mlflow also exports the URI as MLFLOW_TRACKING_URI; restore the user's value so that the
+        # next Registry.from_config in this process (or a reused Ray worker) reads its own default
+        if user_uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = user_uri
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         exp = self.client.get_experiment_by_name(experiment)
         if exp is None:

@@ -81,10 +81,12 @@ def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: lis
               val_labels: list[int], *, rnd: int, seed: int, tags: dict[str, str] | None = None,
               parent_run_id: str | None = None, progress: bool = False) -> SweepResult:
     """Sweep, then copy the best trial's best checkpoint to OUT/models/round-``rnd``."""
+    from arena.actors import pin_tracking
     from arena.registry import Registry
 
     tc = cfg.ray.tune
     out = Path(out_dir).resolve()
+    cfg = pin_tracking(cfg, out)  # trials run in other processes: no reliance on their environment
     registry = Registry.from_config(cfg, out)
     _, champion_path = registry.resolve(champion_version)
     champion_lora = json.loads((Path(champion_path) / "defender.json").read_text()).get("lora") or None
