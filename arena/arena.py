@@ -69,11 +69,9 @@ class Services:
     def train_challenger(self, champion_version: str, texts: list[str], labels: list[int],
                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                          tags: dict[str, str]) -> str:
-        from arena.defend import train_defender
+        from arena.defend import Defender, train_defender
 
         _, path = self.registry.resolve(champion_version)
-        from arena.defend import Defender
-
         defender = Defender.load(path, device=self.cfg.train.device, trainable=True)
         tcfg = self.cfg.train.model_copy(update={
             "epochs": self.cfg.campaign.retrain.epochs, "lr": self.cfg.campaign.retrain.lr,
