@@ -100,6 +100,24 @@ def gpu_share(role: str, rcfg) -> float:
     return fraction if fraction and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
 
 
+def wait_logged(ref, what: str, needs: dict[str, float], every_s: float = 60.0):
+    """``ray.get(ref)``, printing what is missing every ``every_s`` seconds while it waits.
+
+    A task that never starts is usually a resource shortage (e.g. Serve replicas holding the
+    logical CPUs of a 2-CPU cluster); the message says what the task asks for and what is free.
+    """
+    waited = 0.0
+    while True:
+        ready, _ = ray.wait([ref], timeout=every_s)
+        if ready:
+            return ray.get(ref)
+        waited += every_s
+        free = {k: round(v, 2) for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
+        print(f"warning: {what} still waiting after {waited:.0f}s; it needs "
+              f"{ {k: v for k, v in needs.items() if v} }, the cluster has {free} free "
+              "(more logical CPUs: ray start --num-cpus=N, or lower ray.trainer_cpus)", flush=True)
+
+
 def placement() -> dict[str, Any]:
     """Where the calling worker runs and what it holds (for logs and the placement test)."""
     ctx = ray.get_runtime_context()
@@ -279,8 +297,10 @@ class RayServices(Services):
         else:
             task = ray.remote(train_challenger_task).options(
                 num_cpus=rc.trainer_cpus, num_gpus=gpu_share("trainer", rc), max_retries=1)
-            folder, info = ray.get(task.remote(self.cfg, str(self.out), champion_version, texts, labels,
-                                               val_texts, val_labels, rnd, seed, False))
+            ref = task.remote(self.cfg, str(self.out), champion_version, texts, labels, val_texts, val_labels,
+                              rnd, seed, False)
+            folder, info = wait_logged(ref, f"challenger training of round {rnd}",
+                                       {"CPU": rc.trainer_cpus, "GPU": gpu_share("trainer", rc)})
             info = {k: v for k, v in info.items() if k != "placement"}
             extra = {}
         with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags},
