@@ -10,6 +10,7 @@ Importing this package imports neither Ray nor torch.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def run_cli(config_path: str, blocking: bool = True, timeout: float = 600.0) -> 
     names = [a.get("name", "default") for a in config.get("applications", [])]
     if not names:
         raise ConfigError(f"{path}: no applications")
-    init_ray()
+    # a local cluster gets at least 4 logical CPUs: the replicas hold 1.5, and a battle's actors and
+    # trainer task need theirs too (logical CPUs are scheduling tokens, not cores)
+    init_ray(num_cpus=max(4, os.cpu_count() or 1))
     serve_run.main([str(path), "--non-blocking"], standalone_mode=False)
     wait_until_running(names, timeout=timeout)
     print(f"serving {', '.join(names)}; Ctrl-C to stop", flush=True)
