@@ -152,13 +152,14 @@ class AttackerDeployment:
         if name not in self._strategies:
             families = {i.name: i.families for i in list_strategies()}
             params: dict[str, Any] = {}
-            if "llm" in families.get(name, ()):
-                params = {"backend": self.llm.backend, "samples": self.llm.samples,
-                          "temperature": self.llm.temperature, "max_tokens": self.llm.max_tokens}
+            if "llm" in families.get(name, ()):  # the same parameters as Campaign._llm_params
+                backend_kwargs: dict[str, Any] = {}
                 if self.llm.model:
-                    params["model"] = self.llm.model
+                    backend_kwargs["model_path" if self.llm.backend == "llama_cpp" else "model"] = self.llm.model
                 if self.llm.base_url:
-                    params["base_url"] = self.llm.base_url
+                    backend_kwargs["base_url"] = self.llm.base_url
+                params = {"backend": self.llm.backend, "backend_kwargs": backend_kwargs, "samples": self.llm.samples,
+                          "temperature": self.llm.temperature, "max_tokens": self.llm.max_tokens}
             self._strategies[name] = get_strategy(name, **params)
         return self._strategies[name]
 
