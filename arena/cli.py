@@ -4,6 +4,7 @@
     arena train --config configs/default.yaml --out runs/arena
     arena moderate --out runs/arena "some text" ...
     arena models list|history|rollback VERSION --out runs/arena
+    arena eval --model champion --data tweeteval_offensive --attack all --out eval.json
 """
 
 from __future__ import annotations
@@ -234,6 +235,24 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- eval
+@command("eval")
+def cmd_eval(args: argparse.Namespace) -> int:
+    from arena.evaluate import format_result, run_eval, write_result
+
+    cfg = _load_cfg(args) if args.config else None
+    result = run_eval(
+        args.compare or [args.model or "champion"], args.data, attack=args.attack, seed=args.seed, run_dir=args.out_dir,
+        config=cfg, tracking_uri=args.tracking_uri, batch_size=args.batch_size, progress=not args.quiet,
+        text_col=args.text_col, label_col=args.label_col, positive=args.positive, negative=args.negative,
+        split=args.split, group_col=args.group_col, limit=args.limit,
+    )
+    print(format_result(result))
+    if args.out:
+        print(f"results: {write_result(result, args.out)}")
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="arena", description="Content Arena: attack, defend, improve, prove it.")
@@ -296,6 +315,33 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", help="alias, version number or saved defender folder (default: champion)")
     m.add_argument("--json", action="store_true", help="one JSON object per line")
     out_opt(m)
+
+    ev = sub.add_parser("eval", help="metrics of a model or peer on any labelled data, clean and attacked "
+                        "(docs/eval.md)")
+    which = ev.add_mutually_exclusive_group()
+    which.add_argument("--model",
+                       help="champion (default), an alias, a VERSION, a saved defender folder, or "
+                       "peer:alt-profanity-check | peer:better-profanity")
+    which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two models side by side, with B - A")
+    ev.add_argument("--data", required=True, help="a dataset name (arena data list) or a CSV/TSV/Parquet file")
+    ev.add_argument("--split", default="test", help="split of a dataset name (default test)")
+    ev.add_argument("--text-col", help="text column of a file (default text)")
+    ev.add_argument("--label-col", help="label column of a file (default label)")
+    ev.add_argument("--positive", nargs="+", metavar="VALUE", help="label values meaning toxic (default: 1, true, "
+                    "or the one toxic/offensive/off/hate/abusive/yes value of a two-valued column)")
+    ev.add_argument("--negative", nargs="+", metavar="VALUE",
+                    help="label values meaning not toxic; then any other value is an error")
+    ev.add_argument("--group-col", help="file column to break the clean metrics down by")
+    ev.add_argument("--attack", nargs="+", metavar="STRATEGY",
+                    help="strategies to apply once per text, or all (all leaves out llm_rewrite; name it to add it)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the attacks and of --limit (default 0)")
+    ev.add_argument("--limit", type=int, help="evaluate a stratified sample of about N texts")
+    ev.add_argument("--out", help="write the results as JSON to this file")
+    ev.add_argument("--out-dir", default=DEFAULT_OUT, help=f"run folder of the registry (default {DEFAULT_OUT})")
+    ev.add_argument("--tracking-uri", help="MLflow tracking URI (default: sqlite under --out-dir)")
+    ev.add_argument("--config", help="config file for validity limits, attack budget and LLM settings")
+    ev.add_argument("--batch-size", type=int, default=128)
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
 
     mo = sub.add_parser("models", help="registered defender versions, champion history, rollback")
     msub = mo.add_subparsers(dest="models_cmd", required=True)
