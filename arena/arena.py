@@ -44,8 +44,6 @@ from arena.records import RecordStore, atomic_write_text
 from arena.review import rejected_texts, review_stats
 from arena.types import Candidate
 
-THRESHOLD_KEY = "threshold"
-
 
 # ============================================================================ services
 class Services:
@@ -76,6 +74,7 @@ class Services:
         tcfg = self.cfg.train.model_copy(update={
             "epochs": self.cfg.campaign.retrain.epochs, "lr": self.cfg.campaign.retrain.lr,
             "batch_size": self.cfg.campaign.retrain.batch_size, "patience": 0,
+            "calibrate_threshold": False,  # a challenger keeps the campaign's operating point
         })
         result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed,
                                 progress=self.progress)
@@ -285,6 +284,10 @@ class Campaign:
             baseline = train_baseline(cfg, self.out, progress=self.progress)
             champion = str(baseline["model_version"])
             self.log(f"baseline champion v{champion}: {format_report(baseline)}")
+        # the campaign's operating point: the round-0 champion's (val-calibrated) threshold, fixed
+        # for every round so that detection rates are comparable; challengers inherit it
+        self.threshold = self._threshold_of(champion)
+        self.log(f"decision threshold: {self.threshold:.2f} (from champion v{champion})")
         rng = random.Random(seed)
         scorer = self.services.scorer(champion)
 
@@ -313,6 +316,7 @@ class Campaign:
             "campaign_id": campaign_id,
             "baseline_version": champion,
             "champion_version": champion,
+            "threshold": self.threshold,
             "next_round": 0,
             "pools": pools.to_dict(),
             "frozen": [vars(x) for x in frozen],
@@ -325,6 +329,11 @@ class Campaign:
         }
         self._save_state(state)
         return state
+
+    def _threshold_of(self, version: str) -> float:
+        from arena.defend.classifier import Defender
+
+        return float(Defender.read_spec(self.registry.resolve(version)[1]).threshold)
 
     def _floor(self, arms: Sequence[str]) -> float:
         return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
@@ -474,6 +483,7 @@ class Campaign:
             raise ConfigError("rounds must be >= 0")
         dropped = self.records.discard_incomplete()
         state = self._load_state() or self._setup()
+        self.threshold = float(state.get("threshold", self.cfg.defender.threshold))
         if dropped:
             self.log(f"resume: discarded the incomplete records of round(s) {dropped}")
         if state["next_round"] > 0:
@@ -602,6 +612,7 @@ class Campaign:
     def summary(self, state: dict[str, Any]) -> dict[str, Any]:
         return {"campaign_id": state["campaign_id"], "config": self.cfg.to_dict(), "rounds": state["rounds"],
                 "baseline_version": state["baseline_version"], "heldout_strategies": self.heldout,
+                "threshold": state.get("threshold", self.cfg.defender.threshold),
                 "train_strategies": self.train_strategies,
                 "pools": {k: len(v) for k, v in state["pools"].items()},
                 "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"]),

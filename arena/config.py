@@ -74,6 +74,10 @@ class TrainConfig(_Model):
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     patience: int = Field(1, ge=0, description="Epochs without val macro-F1 gain before stopping.")
+    calibrate_threshold: bool = Field(
+        True, description="After training, set the decision threshold to the one that maximises macro-F1 on "
+        "the val split (stored with the model). Campaigns keep the round-0 champion's threshold for every round."
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     num_threads: int | None = Field(None, ge=1, description="torch threads (None = all cores).")
     device: Literal["auto", "cpu", "cuda"] = "auto"

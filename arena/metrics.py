@@ -60,6 +60,27 @@ def roc_auc(y_true: Sequence[int], scores: Sequence[float]) -> float | None:
     return float(u / (n_pos * n_neg))
 
 
+def best_threshold(
+    y_true: Sequence[int], scores: Sequence[float], grid: Sequence[float] | None = None
+) -> tuple[float, float]:
+    """(threshold, macro-F1): the grid point (default 0.05, 0.06, ..., 0.95) with the best macro-F1.
+
+    Ties go to the threshold closest to 0.5. Use it on a validation split only, never on test.
+    """
+    if len(y_true) != len(scores):
+        raise ValueError("y_true and scores differ in length")
+    if not len(y_true):
+        raise ValueError("cannot calibrate a threshold on an empty split")
+    grid = grid if grid is not None else [round(0.05 + 0.01 * i, 2) for i in range(91)]
+    s = np.asarray(scores, dtype=float)
+    best = (0.5, -1.0)
+    for t in sorted(grid, key=lambda t: abs(t - 0.5)):
+        f1 = macro_f1(y_true, (s >= t).astype(int).tolist())
+        if f1 > best[1] + 1e-12:
+            best = (float(t), f1)
+    return best
+
+
 def classification_report(
     y_true: Sequence[int], scores: Sequence[float], threshold: float = 0.5
 ) -> dict[str, Any]:

@@ -235,9 +235,9 @@ class Defender:
         except ValueError as exc:
             raise ModelError(f"LoRA target_modules {spec.lora['target_modules']} do not fit this model: {exc}") from exc
 
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str = "auto", merge: bool = True, trainable: bool = False):
-        """Load a saved defender. ``trainable=True`` keeps the adapter trainable (warm start)."""
+    @staticmethod
+    def read_spec(path: str | os.PathLike) -> DefenderSpec:
+        """The saved ``defender.json`` of a defender folder (threshold, method, ...), without loading weights."""
         path = Path(path)
         meta_file = path / "defender.json"
         if not meta_file.is_file():
@@ -248,6 +248,13 @@ class Defender:
             raise ModelError(f"{meta_file}: unreadable defender metadata: {exc}") from exc
         if spec.format != FORMAT_VERSION:
             raise ModelError(f"{meta_file}: format {spec.format} is not supported (expected {FORMAT_VERSION})")
+        return spec
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str = "auto", merge: bool = True, trainable: bool = False):
+        """Load a saved defender. ``trainable=True`` keeps the adapter trainable (warm start)."""
+        path = Path(path)
+        spec = cls.read_spec(path)
         device = resolve_device(device)
         if spec.method == "full":
             from safetensors.torch import load_file

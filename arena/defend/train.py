@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arena.errors import ModelError
-from arena.metrics import macro_f1
+from arena.metrics import best_threshold, macro_f1
 
 
 @dataclass
@@ -26,6 +26,8 @@ class TrainResult:
     wall_s: float
     history: list[dict[str, float]] = field(default_factory=list)
     n_train: int = 0
+    threshold: float = 0.5
+    cpu_s: float = 0.0  # process CPU seconds: comparable across runs on a shared machine, unlike wall_s
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -34,6 +36,8 @@ class TrainResult:
             "epochs_run": self.epochs_run,
             "wall_s": self.wall_s,
             "n_train": self.n_train,
+            "threshold": self.threshold,
+            "cpu_s": self.cpu_s,
             "history": self.history,
         }
 
@@ -80,7 +84,12 @@ def train_defender(
     progress: bool = True,
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
-    """Train ``defender.model`` in place with AdamW + linear warmup/decay; restore the best epoch."""
+    """Train ``defender.model`` in place with AdamW + linear warmup/decay; restore the best epoch.
+
+    With ``cfg.calibrate_threshold`` each epoch is judged by its best val macro-F1 over thresholds,
+    and the selected epoch's threshold is written to ``defender.spec.threshold`` (saved with the
+    model). Otherwise epochs are judged at the defender's current threshold, which is kept.
+    """
     import torch
     from tqdm.auto import tqdm
 
@@ -124,7 +133,9 @@ def train_defender(
 
     best_f1, best_epoch, best_state, bad_epochs = -1.0, 0, None, 0
     history: list[dict[str, float]] = []
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
+    calibrate = bool(getattr(cfg, "calibrate_threshold", False)) and len(val_labels) > 0
+    best_thr = defender.spec.threshold
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
         model.train()
@@ -149,14 +160,19 @@ def train_defender(
         f1 = macro_f1(val_labels, val_pred) if len(val_labels) else 0.0
         row = {"epoch": epoch, "train_loss": running / max(1, seen), "val_macro_f1": f1,
                "elapsed_s": time.perf_counter() - t0}
+        thr = defender.spec.threshold
+        if calibrate:
+            thr, f1 = best_threshold(val_labels, val_scores)
+            row.update(val_threshold=thr, val_macro_f1_calibrated=f1)
         history.append(row)
         if progress:
-            print(f"epoch {epoch}: train_loss={row['train_loss']:.4f} val_macro_f1={f1:.4f} "
-                  f"({row['elapsed_s']:.0f}s)", flush=True)
+            extra = f" (at threshold {thr:.2f}: {f1:.4f})" if calibrate else ""
+            print(f"epoch {epoch}: train_loss={row['train_loss']:.4f} val_macro_f1={row['val_macro_f1']:.4f}"
+                  f"{extra} ({row['elapsed_s']:.0f}s)", flush=True)
         if on_epoch:
             on_epoch(row)
         if f1 > best_f1:
-            best_f1, best_epoch, bad_epochs = f1, epoch, 0
+            best_f1, best_epoch, bad_epochs, best_thr = f1, epoch, 0, thr
             best_state = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
         else:
             bad_epochs += 1
@@ -168,4 +184,6 @@ def train_defender(
                 if n in best_state:
                     p.copy_(best_state[n])
     model.eval()
-    return TrainResult(best_epoch, best_f1, epoch, time.perf_counter() - t0, history, len(labels))
+    defender.spec.threshold = float(best_thr)
+    return TrainResult(best_epoch, best_f1, epoch, time.perf_counter() - t0, history, len(labels),
+                       float(best_thr), time.process_time() - c0)

@@ -31,19 +31,20 @@ class SweepJob:
 def build_defender(config: dict[str, Any], job: SweepJob):
     """Warm start from the champion (dropout from the trial) or a fresh adapter with the trial's r/alpha."""
     from arena.defend import Defender
+    from arena.registry import Registry
 
     cfg = job.cfg
+    _, path = Registry.from_config(cfg, job.out_dir).resolve(job.champion_version)
     if cfg.ray.tune.warm_start:
-        from arena.registry import Registry
-
-        _, path = Registry.from_config(cfg, job.out_dir).resolve(job.champion_version)
         defender = Defender.load(path, device=cfg.train.device, trainable=True)
         set_lora_dropout(defender, float(config["dropout"]))
         return defender
     dcfg = cfg.defender.model_copy(deep=True)
     dcfg.lora = dcfg.lora.model_copy(update={"r": int(config["lora_r"]), "alpha": int(config["lora_alpha"]),
                                              "dropout": float(config["dropout"])})
-    return Defender.create(dcfg, device=cfg.train.device, seed=job.seed)
+    defender = Defender.create(dcfg, device=cfg.train.device, seed=job.seed)
+    defender.spec.threshold = Defender.read_spec(path).threshold  # the campaign's operating point
+    return defender
 
 
 def set_lora_dropout(defender, p: float) -> None:
@@ -77,6 +78,7 @@ def train_trial(config: dict[str, Any], job: SweepJob) -> None:
     tcfg = job.cfg.train.model_copy(update={
         "epochs": epochs, "lr": float(config["lr"]), "batch_size": job.cfg.campaign.retrain.batch_size,
         "patience": epochs,  # ASHA stops trials, not the trial itself
+        "calibrate_threshold": False,  # trials are compared at the campaign's operating point
     })
 
     def report(row: dict[str, float]) -> None:

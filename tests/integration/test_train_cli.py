@@ -29,6 +29,13 @@ def test_metrics_json(trained: Path):
     assert m["model_version"] == "1"
     # even one tiny epoch learns something: better than chance ranking
     assert m["roc_auc"] > 0.58
+    # the threshold was calibrated on val, stored with the model, and used for the test metrics
+    thr = m["train"]["threshold"]
+    assert 0.05 <= thr <= 0.95 and m["threshold"] == thr
+    spec = json.loads((trained / "models" / "baseline" / "defender.json").read_text())
+    assert spec["threshold"] == thr
+    last = m["train"]["history"][-1]
+    assert last["val_threshold"] == thr or m["train"]["best_epoch"] != last["epoch"]
 
 
 def test_saved_as_safetensors_only(trained: Path):

@@ -29,3 +29,20 @@ def test_edge_cases():
         classification_report([], [])
     with pytest.raises(ValueError):
         per_class([0, 1], [0])
+
+
+def test_best_threshold_picks_the_val_optimum():
+    from arena.metrics import best_threshold
+
+    # toxic texts score 0.3..0.45, benign 0.0..0.2: 0.5 misses every toxic text, ~0.21-0.30 separates them
+    y = [1] * 10 + [0] * 30
+    s = [0.3 + 0.015 * i for i in range(10)] + [0.2 * i / 29 for i in range(30)]
+    assert macro_f1(y, [int(v >= 0.5) for v in s]) < 0.5
+    thr, f1 = best_threshold(y, s)
+    assert 0.2 < thr <= 0.3 and f1 == pytest.approx(1.0)
+    # ties go to the threshold nearest 0.5
+    assert best_threshold([0, 1], [0.0, 1.0])[0] == 0.5
+    with pytest.raises(ValueError):
+        best_threshold([], [])
+    with pytest.raises(ValueError):
+        best_threshold([1], [0.2, 0.3])
