@@ -19,6 +19,25 @@ import sys
 from pathlib import Path
 
 
+def _breakdown(rounds: list[dict]) -> dict:
+    """Wall time per stage: each round's ``timings`` and the mean over rounds 1..N.
+
+    Stages (arena/arena.py): evaluate_s = the champion on frozen + benign + clean test (only when the
+    champion changed), attack_s = live and training attacks (generation, validity, scoring),
+    retrain_s = building the training set and training the challenger, gate_s = the challenger on
+    frozen + benign + clean test and the bootstrap gate; other_s = the rest (records, MLflow, state).
+    """
+    per_round = []
+    for r in rounds:
+        t = dict(r.get("timings") or {})
+        t["other_s"] = max(0.0, r["wall_s"] - sum(t.values()))
+        per_round.append({"round": r["round"], "wall_s": r["wall_s"], **t})
+    later = per_round[1:] or per_round
+    keys = sorted({k for row in later for k in row if k.endswith("_s")})
+    mean = {k: sum(row.get(k, 0.0) for row in later) / len(later) for k in keys}
+    return {"per_round": per_round, "mean_rounds_1_to_n": mean}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default="runs/headline", help="campaign folder with summary.json")
@@ -57,6 +76,7 @@ def main() -> int:
         "wall_s_rounds_1_to_n": wall,
         "wall_s_round0": r0["wall_s"],
         "checks": checks,
+        "round_breakdown": _breakdown(rounds),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "headline.json").write_text(json.dumps(result, indent=2))

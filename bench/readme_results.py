@@ -34,7 +34,10 @@ def render() -> str:
             "| --- | --- | --- |",
             f"| test macro-F1 (TweetEval offensive, {b['n_test']} tweets) | {b['test_macro_f1']:.4f} | >= 0.80 ({met_f1}) |",
             f"| test accuracy / ROC-AUC | {b['test_accuracy']:.4f} / {b['test_roc_auc']:.4f} | |",
+            *([f"| decision threshold (chosen on val macro-F1) / test macro-F1 at 0.5 | {b['threshold']:.2f} / "
+               f"{b['test_macro_f1_at_0_5']:.4f} | |"] if b.get("threshold") is not None else []),
             f"| training wall time ({b['epochs_run']} epochs, best {b['best_epoch']}) | {b['train_wall_s']:.0f} s | <= 480 s ({met_t}) |",
+            *([f"| training CPU time (process, both cores) | {b['train_cpu_s']:.0f} s | |"] if b.get("train_cpu_s") else []),
             f"| inference (serving path, batch 128) | {b['inference_texts_per_s']:.0f} texts/s | |",
             "",
             f"Machine: {b['machine']['cpus']} cores, torch {b['machine']['torch']}; load average at the end "
@@ -58,12 +61,61 @@ def render() -> str:
     att = RESULTS / "attack.md"
     if att.is_file():
         out += ["**Attack strategies against the baseline champion** (`bench/attack.py`)", "", att.read_text().strip(), ""]
+    rob = RESULTS / "robustness.md"
+    rb = _load("robustness.json")
+    if rob.is_file() and rb:
+        out += [f"**Robustness: our champions vs peer tools** (`{rb['benchmark']['command']}`, "
+                f"{rb['benchmark']['wall_s']:.0f} s)", "", rob.read_text().strip(), ""]
     h = _load("headline.json")
     if h:
-        out += ["**Headline campaign** (`make headline`)", "", "```", json.dumps(h["checks"], indent=1), "```", ""]
+        out += _headline(h)
     else:
         out += ["**Headline campaign** (`make headline`, 10 rounds of the default config): not measured yet.", ""]
     return "\n".join(out)
+
+
+def _headline(h: dict) -> list[str]:
+    def pct(x) -> str:
+        return "n/a" if x is None else f"{100 * x:.1f}%"
+
+    c = h["checks"]
+    mark = {True: "met", False: "MISSED"}
+    n = h["rounds"]
+    out = [
+        f"**Headline campaign** (`{h['command']}`: the default config, {n} rounds, campaign `{h['campaign_id']}`)",
+        "",
+        "![frozen, live and held-out detection by round](bench/results/headline_detection.png)",
+        "",
+        "| round | " + " | ".join(str(i) for i in range(n + 1)) + " |",
+        "| --- | " + " | ".join("---:" for _ in range(n + 1)) + " |",
+        "| frozen-suite detection | " + " | ".join(pct(x) for x in h["frozen_detection"]) + " |",
+        "| held-out family detection | " + " | ".join(pct(x) for x in h["heldout_strategy_detection"]) + " |",
+        "| live attack success | " + " | ".join(pct(x) for x in h["live_attack_success"]) + " |",
+        "| clean macro-F1 | " + " | ".join(f"{x:.3f}" for x in h["clean_macro_f1"]) + " |",
+        "| benign-perturbed FPR | " + " | ".join(pct(x) for x in h["benign_perturbed_fpr"]) + " |",
+        "| challenger promoted | " + " | ".join("yes" if x else "" for x in h["promoted"]) + " |",
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        f"| round-0 frozen detection <= 70% | {pct(h['frozen_detection'][0])} | {mark[c['round0_frozen_le_70']]} |",
+        f"| frozen detection >= 95% within 10 rounds | best {pct(max(h['frozen_detection']))}"
+        f"{'' if h['first_round_ge_95'] is None else ', first at round ' + str(h['first_round_ge_95'])} "
+        f"| {mark[c['frozen_ge_95_within_10']]} |",
+        f"| clean macro-F1 never > 1 point below round 0 | worst {h['worst_clean_f1_delta'] * 100:+.2f} points "
+        f"| {mark[c['clean_f1_within_1pt']]} |",
+        f"| benign-perturbed FPR rise <= 2 points | max {h['max_fpr_rise'] * 100:+.2f} points | {mark[c['fpr_rise_le_2pt']]} |",
+        f"| 10 rounds <= 30 min on 2 cores | {h['wall_s_rounds_1_to_n'] / 60:.1f} min (+ round 0: "
+        f"{h['wall_s_round0'] / 60:.1f} min, suites built once) | {mark[c['ten_rounds_le_30min']]} |",
+        "",
+    ]
+    bd = h.get("round_breakdown")
+    if bd:
+        mean = bd["mean_rounds_1_to_n"]
+        keys = [k for k in ("evaluate_s", "attack_s", "retrain_s", "gate_s", "other_s") if k in mean]
+        out += ["Mean wall time of one round (rounds 1..N): "
+                + ", ".join(f"{k[:-2]} {mean[k]:.0f} s" for k in keys)
+                + f" (total {mean.get('wall_s', 0):.0f} s; per-round rows in `bench/results/headline.json`).", ""]
+    return out
 
 
 def main() -> int:
