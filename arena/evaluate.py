@@ -607,15 +607,15 @@ def format_result(result: dict[str, Any], max_groups: int = 20) -> str:
         dc = delta["clean"]
         lines.append(f"{'delta (B - A)':{w}s} {'':6s} {_f(dc['accuracy'], True):>7s} {_f(dc['macro_f1'], True):>7s} "
                      f"{_f(dc['roc_auc'], True):>7s}")
-    tags = [chr(ord("A") + i) for i in range(len(models))]
+    tags = [chr(ord("A") + i) + " " for i in range(len(models))] if len(models) > 1 else [""]
     if len(models) > 1:
-        lines.append("  " + "; ".join(f"{t} = {m['label']}" for t, m in zip(tags, models, strict=True)))
+        lines.append("  " + "; ".join(f"{t}= {m['label']}" for t, m in zip(tags, models, strict=True)))
     if "groups" in models[0]:
         groups = list(models[0]["groups"])
         lines.append(f"\nper {d['group_col']} (clean macro-F1 / accuracy)" +
                      (f", largest {max_groups} of {len(groups)}" if len(groups) > max_groups else ""))
         gw = max(8, *(len(g) for g in groups[:max_groups]))
-        lines.append(f"{'group':{gw}s} {'n':>6s} {'toxic':>6s} " + " ".join(f"{t + ' F1/acc':>13s}" for t in tags))
+        lines.append(f"{'group':{gw}s} {'n':>6s} {'toxic':>6s} " + " ".join(f"{t + 'F1/acc':>13s}" for t in tags))
         for g in groups[:max_groups]:
             r0 = models[0]["groups"][g]
             cells = " ".join(f"{_f(m['groups'][g]['macro_f1'])}/{_f(m['groups'][g]['accuracy']):<7s}" for m in models)
@@ -626,7 +626,7 @@ def format_result(result: dict[str, Any], max_groups: int = 20) -> str:
                      f"changed non-toxic texts; clean rate on the same texts in brackets)")
         sw = max(10, *(len(s) for s in a["strategies"]))
         head = f"{'strategy':{sw}s} {'changed tox/not':>15s} "
-        head += " ".join(f"{t + ' detect':>15s} {t + ' FPR':>15s}" for t in tags)
+        head += " ".join(f"{t + 'detect':>15s} {t + 'FPR':>15s}" for t in tags)
         if delta:
             head += f" {'d detect':>8s} {'d FPR':>8s}"
         lines.append(head)
