@@ -9,7 +9,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench baseline clean
+.PHONY: setup demo test lint bench baseline headline clean
 
 $(BIN)/arena: pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (set PY=python3.x, 3.10-3.12)"; exit 1; }
@@ -38,17 +38,24 @@ test: setup  ## the default test suite (no GPU, no slow tests)
 lint: setup
 	$(BIN)/ruff check arena tests bench
 
-baseline: setup  ## bench/baseline.py: the default config on TweetEval offensive
-	$(BIN)/python bench/baseline.py --config configs/default.yaml --out bench/results
+baseline: setup  ## bench/baseline.py: the default config on TweetEval offensive (keeps the champion for `make headline`)
+	rm -rf $(HEADLINE_OUT)
+	$(BIN)/python bench/baseline.py --config configs/default.yaml --out bench/results --keep $(HEADLINE_OUT)
 
 HEADLINE_OUT ?= runs/headline
-headline: setup  ## the headline campaign: the default config, 10 rounds, from a fresh baseline champion
+headline: setup  ## the headline campaign: the default config, 10 rounds, from the `make baseline` champion
+	@test -f $(HEADLINE_OUT)/mlflow.db || $(BIN)/python bench/baseline.py --config configs/default.yaml --out bench/results --keep $(HEADLINE_OUT)
 	$(BIN)/arena campaign --config configs/default.yaml --rounds 10 --out $(HEADLINE_OUT)
 	$(BIN)/arena report $(HEADLINE_OUT)
 	$(BIN)/python bench/headline.py --run $(HEADLINE_OUT) --out bench/results
 
-bench: baseline  ## every benchmark, JSON under bench/results/
-	$(BIN)/python bench/attack.py --runs $(HEADLINE_OUT) --out bench/results
+bench: setup  ## benchmarks on a finished headline campaign (`make headline` first); JSON under bench/results/, README table
+	@test -f $(HEADLINE_OUT)/summary.json || { echo "error: $(HEADLINE_OUT)/summary.json not found: run \`make headline\` first (it trains the champion and runs the 10-round campaign that make bench measures)"; exit 1; }
+	$(BIN)/python bench/inference.py --model $(HEADLINE_OUT)/models/baseline --out bench/results
+	$(BIN)/python bench/llm_throughput.py
+	$(BIN)/python bench/robustness.py --run $(HEADLINE_OUT) --out bench/results
+	$(BIN)/python bench/headline.py --run $(HEADLINE_OUT) --out bench/results
+	$(BIN)/python bench/readme_results.py --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache build *.egg-info
