@@ -217,10 +217,13 @@ class Campaign:
 
         Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
         All candidates of all texts are validated together and scored in one batched call.
-        ``importance`` caches word importance per text across calls with the same scorer.
+        ``importance`` caches word importance per text across calls with the same scorer (default:
+        the campaign's cache for the scorer's defender version, see :meth:`_importance_for`).
         """
         from arena.attack import validate, word_importance
 
+        if importance is None and targeted:
+            importance = self._importance_for(scorer)
         rules = self._rules()
         budget = self.cfg.attack.budget
         cands: list[tuple[int, Candidate]] = []
@@ -256,6 +259,22 @@ class Campaign:
                 if k not in best or s < best[k].score:
                     best[k] = Candidate(**{**c.to_dict(), "score": float(s)})
         return [(k, best.get(k), queries[k]) for k in range(len(items))]
+
+    def _importance_for(self, scorer) -> dict[str, Any]:
+        """Word importance per text for ``scorer``'s defender version.
+
+        Delete-one importance depends only on (version, text) and is one fixed ``score`` call, so the
+        frozen suite and every round's live attacks on the same champion share one pass per text
+        (the same scores, bit for bit). Only the latest version is kept; a scorer without a
+        ``version`` gets a fresh dict.
+        """
+        version = getattr(scorer, "version", None)
+        if version is None:
+            return {}
+        cached = getattr(self, "_importance", None)
+        if cached is None or cached[0] != version:
+            self._importance = cached = (version, {})
+        return cached[1]
 
     # ------------------------------------------------------------------ state
     def _save_state(self, state: dict[str, Any]) -> None:
@@ -342,7 +361,7 @@ class Campaign:
         from tqdm.auto import tqdm
 
         items: list[SuiteItem] = []
-        importance: dict[str, Any] = {}  # one delete-one pass per text, shared by every strategy
+        importance = self._importance_for(scorer)  # one delete-one pass per text, shared by every strategy
         llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
         for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
@@ -450,6 +469,11 @@ class Campaign:
         n_benign = min(rc.benign_perturbed_size, max(len(evasions), 1), len(pools.benign_train))
         benign_src = rng.sample(pools.benign_train, n_benign)
         arms = [rng.choice(self.train_strategies) for _ in benign_src]
+        # the LLM costs seconds per text on CPU: it gets the same per-round budget as in live attacks
+        llm_arms = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
+        cheap = [a for a in self.train_strategies if "llm" not in self.family_sets[a]]
+        for k in llm_arms[self.cfg.campaign.llm_attacks_per_round:] if cheap else []:
+            arms[k] = rng.choice(cheap)
         perturbed = self._attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
         benign = [c.text for _, c, _ in perturbed if c is not None]
         texts = [t for _, t, _ in replay] + evasions + benign
