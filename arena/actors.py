@@ -264,6 +264,7 @@ def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[
     tcfg = cfg.train.model_copy(update={
         "epochs": cfg.campaign.retrain.epochs, "lr": cfg.campaign.retrain.lr,
         "batch_size": cfg.campaign.retrain.batch_size, "patience": 0,
+        "head_lr": cfg.campaign.retrain.head_lr or cfg.campaign.retrain.lr,  # warm start: the head is trained
         "calibrate_threshold": False,  # a challenger keeps the campaign's operating point
     })
     result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed, progress=progress)

@@ -74,6 +74,7 @@ class Services:
         tcfg = self.cfg.train.model_copy(update={
             "epochs": self.cfg.campaign.retrain.epochs, "lr": self.cfg.campaign.retrain.lr,
             "batch_size": self.cfg.campaign.retrain.batch_size, "patience": 0,
+            "head_lr": self.cfg.campaign.retrain.head_lr or self.cfg.campaign.retrain.lr,  # the head is trained
             "calibrate_threshold": False,  # a challenger keeps the campaign's operating point
         })
         result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed,
@@ -466,7 +467,8 @@ class Campaign:
         evasions = evasions[-rc.max_evasions :]
         pools = Pools.from_dict(state["pools"])
         # as many perturbed benign texts as evasions (up to the cap): perturbation alone carries no label
-        n_benign = min(rc.benign_perturbed_size, max(len(evasions), 1), len(pools.benign_train))
+        n_benign = min(rc.benign_perturbed_size, max(1, round(rc.benign_per_evasion * len(evasions))),
+                       len(pools.benign_train))
         benign_src = rng.sample(pools.benign_train, n_benign)
         arms = [rng.choice(self.train_strategies) for _ in benign_src]
         # the LLM costs seconds per text on CPU: it gets the same per-round budget as in live attacks

@@ -125,7 +125,14 @@ class RetrainConfig(_Model):
     lr: float = Field(3e-4, gt=0)
     batch_size: int = Field(32, ge=1)
     replay_size: int = Field(3000, ge=0, description="Clean training texts replayed per challenger.")
-    benign_perturbed_size: int = Field(1500, ge=0, description="Perturbed non-toxic train texts (label 0).")
+    benign_perturbed_size: int = Field(1500, ge=0, description="Cap on perturbed non-toxic train texts (label 0).")
+    benign_per_evasion: float = Field(
+        1.0, ge=0, description="Perturbed non-toxic texts per evasion in the retrain set (up to the cap): "
+        "perturbation alone must carry no label."
+    )
+    head_lr: float | None = Field(
+        None, gt=0, description="Learning rate of the (already trained) head when warm-starting; None = lr."
+    )
     max_evasions: int = Field(6000, ge=0, description="Cap on accumulated train-pool evasions used.")
 
 
