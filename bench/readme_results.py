@@ -36,7 +36,7 @@ def render() -> str:
             f"| test accuracy / ROC-AUC | {b['test_accuracy']:.4f} / {b['test_roc_auc']:.4f} | |",
             *([f"| decision threshold (chosen on val macro-F1) / test macro-F1 at 0.5 | {b['threshold']:.2f} / "
                f"{b['test_macro_f1_at_0_5']:.4f} | |"] if b.get("threshold") is not None else []),
-            f"| training wall time ({b['epochs_run']} epochs, best {b['best_epoch']}) | {b['train_wall_s']:.0f} s | <= 480 s ({met_t}) |",
+            f"| training wall time ({b['epochs_run']} epoch{'s' if b['epochs_run'] != 1 else ''}, best {b['best_epoch']}) | {b['train_wall_s']:.0f} s | <= 480 s ({met_t}) |",
             *([f"| training CPU time (process, both cores) | {b['train_cpu_s']:.0f} s | |"] if b.get("train_cpu_s") else []),
             f"| inference (serving path, batch 128) | {b['inference_texts_per_s']:.0f} texts/s | |",
             "",
