@@ -45,6 +45,23 @@ def render() -> str:
             "so the wall time is an upper bound).",
             "",
         ]
+    inf = _load("inference.json")
+    if inf:
+        m = inf["methods"]
+        load = inf["machine"].get("load_avg_end")
+        rows = [f"| `{k}` | {v['texts_per_s_best']:.1f} | {v['texts_per_s_best'] / m['pipeline_bs1']['texts_per_s_best']:.2f}x "
+                f"| {v['achieved_gflops_best']:.1f} | {100 * v['fraction_of_gemm_peak_best']:.0f}% | {v['agreement_with_serving']:.4f} |"
+                for k, v in m.items()]
+        out += [
+            f"**Defender inference** (`{inf['command']}`; {inf['texts']} test tweets, same model and process; "
+            f"fp32 GEMM peak measured {inf['gemm_peak']['gflops_used']:.1f} GFLOP/s; load average at the end "
+            f"{', '.join(f'{x:.1f}' for x in load) if load else 'n/a'})",
+            "",
+            "| method | texts/s (best) | vs naive pipeline | achieved GFLOP/s | of GEMM peak | agreement with serving |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+            *rows,
+            "",
+        ]
     llm = _load("llm_throughput.json")
     if llm:
         lc, tf = llm["backends"]["llama_cpp"], llm["backends"]["transformers"]
