@@ -99,7 +99,13 @@ def test_kill_and_resume_loses_and_duplicates_no_rows(ray_cluster, tiny_champion
                  what="the defender actor loading the champion")
         ray.kill(handle.defender, no_restart=False)
         # the coordinator dies mid-round 0: attack records written, round not committed (retraining)
-        wait_for(lambda: _parts(out, 0) and not _complete(out, 0), 300, what="round 0 records before commit")
+        def round0_open():
+            if _complete(out, 0):  # committed before we saw it open: the champion left nothing to retrain
+                return "missed"
+            return _parts(out, 0) and "open"
+
+        seen = wait_for(round0_open, 300, what="round 0 records before commit")
+        assert seen == "open", f"round 0 committed without a retrain window: {handle.status()}"
         ray.kill(handle.coordinator, no_restart=False)
         ray.kill(handle.attacker, no_restart=False)
         summary = handle.wait(timeout=480)
