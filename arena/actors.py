@@ -256,18 +256,14 @@ def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[
 
     Runs as a Ray task with the trainer's GPU share; returns (folder, training result).
     """
+    from arena.arena import retrain_config
     from arena.defend import Defender, train_defender
     from arena.registry import Registry
 
     _, path = Registry.from_config(cfg, out_dir).resolve(champion_version)
     defender = Defender.load(path, device=cfg.train.device, trainable=True)
-    tcfg = cfg.train.model_copy(update={
-        "epochs": cfg.campaign.retrain.epochs, "lr": cfg.campaign.retrain.lr,
-        "batch_size": cfg.campaign.retrain.batch_size, "patience": 0,
-        "head_lr": cfg.campaign.retrain.head_lr or cfg.campaign.retrain.lr,  # warm start: the head is trained
-        "calibrate_threshold": False,  # a challenger keeps the campaign's operating point
-    })
-    result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed, progress=progress)
+    result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(cfg), seed=seed,
+                            progress=progress)
     folder = defender.save(Path(out_dir) / "models" / f"round-{rnd}")
     return str(folder), {**result.to_dict(), "placement": placement()}
 

@@ -71,18 +71,27 @@ class Services:
 
         _, path = self.registry.resolve(champion_version)
         defender = Defender.load(path, device=self.cfg.train.device, trainable=True)
-        tcfg = self.cfg.train.model_copy(update={
-            "epochs": self.cfg.campaign.retrain.epochs, "lr": self.cfg.campaign.retrain.lr,
-            "batch_size": self.cfg.campaign.retrain.batch_size, "patience": 0,
-            "head_lr": self.cfg.campaign.retrain.head_lr or self.cfg.campaign.retrain.lr,  # the head is trained
-            "calibrate_threshold": False,  # a challenger keeps the campaign's operating point
-        })
-        result = train_defender(defender, texts, labels, val_texts, val_labels, tcfg, seed=seed,
+        result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(self.cfg), seed=seed,
                                 progress=self.progress)
         folder = defender.save(self.out / "models" / f"round-{rnd}")
         with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags}, nested=True) as run:
             self.registry.log_metrics(result.to_dict(), prefix="train.")
             return self.registry.register(folder, run.info.run_id, tags={"kind": "challenger", "round": rnd, **tags})
+
+
+def retrain_config(cfg, **update: Any):
+    """The ``TrainConfig`` of a warm-started challenger (``campaign.retrain``), plus ``update``.
+
+    One epoch budget, no early stopping, the (already trained) head at ``retrain.head_lr`` (default:
+    the adapter's rate), and the threshold either re-calibrated on val or inherited from the
+    champion (``retrain.calibrate_threshold``). Shared by the in-process loop, the Ray task and
+    the Tune trials, so all three train the same way.
+    """
+    rc = cfg.campaign.retrain
+    return cfg.train.model_copy(update={
+        "epochs": rc.epochs, "lr": rc.lr, "batch_size": rc.batch_size, "patience": 0,
+        "head_lr": rc.head_lr or rc.lr, "calibrate_threshold": rc.calibrate_threshold, **update,
+    })
 
 
 # ============================================================================ pools and suites
@@ -125,6 +134,7 @@ class Evaluation:
     frozen_hits: list[bool]  # aligned with the frozen suite
     benign_flags: list[bool]  # aligned with the benign-perturbed suite
     clean: dict[str, Any]
+    threshold: float | None = None  # the version's own decision threshold (None: states before it was kept)
 
     def gate_input(self, train_items: Sequence[int]) -> GateInput:
         return GateInput([self.frozen_hits[i] for i in train_items], self.clean["macro_f1"], _mean(self.benign_flags))
@@ -221,10 +231,13 @@ class Campaign:
         ``importance`` caches word importance per text across calls with the same scorer (default:
         the campaign's cache for the scorer's defender version, see :meth:`_importance_for`).
         """
-        from arena.attack import validate, word_importance
+        from arena.attack import validate, word_importance_many
 
-        if importance is None and targeted:
-            importance = self._importance_for(scorer)
+        if importance is None:
+            importance = self._importance_for(scorer) if targeted else {}
+        if targeted and scorer is not None:  # every missing text's deletions in one batched call
+            missing = list(dict.fromkeys(t for _, t in items if t not in importance))
+            importance.update(zip(missing, word_importance_many(missing, scorer, max_words=16), strict=True))
         rules = self._rules()
         budget = self.cfg.attack.budget
         cands: list[tuple[int, Candidate]] = []
@@ -232,11 +245,7 @@ class Campaign:
         for k, (_, text) in enumerate(items):
             targets = None
             if targeted and scorer is not None:
-                imp = importance.get(text) if importance is not None else None
-                if imp is None:
-                    imp = word_importance(text, scorer, max_words=16)
-                    if importance is not None:
-                        importance[text] = imp
+                imp = importance[text]
                 targets, queries[k] = imp.order, imp.queries
             strat = self._strategy(strategy_of(k))
             try:
@@ -304,10 +313,10 @@ class Campaign:
             baseline = train_baseline(cfg, self.out, progress=self.progress)
             champion = str(baseline["model_version"])
             self.log(f"baseline champion v{champion}: {format_report(baseline)}")
-        # the campaign's operating point: the round-0 champion's (val-calibrated) threshold, fixed
-        # for every round so that detection rates are comparable; challengers inherit it
+        # the round-0 champion's (val-calibrated) threshold picks the eval pool; afterwards every
+        # version is measured at its own threshold (the one it is deployed with), see evaluate()
         self.threshold = self._threshold_of(champion)
-        self.log(f"decision threshold: {self.threshold:.2f} (from champion v{champion})")
+        self.log(f"decision threshold: {self.threshold:.2f} (champion v{champion})")
         rng = random.Random(seed)
         scorer = self.services.scorer(champion)
 
@@ -351,9 +360,14 @@ class Campaign:
         return state
 
     def _threshold_of(self, version: str) -> float:
+        """The decision threshold saved with a registered version (its ``defender.json``)."""
         from arena.defend.classifier import Defender
 
-        return float(Defender.read_spec(self.registry.resolve(version)[1]).threshold)
+        version = str(version)
+        cache = self.__dict__.setdefault("_thresholds", {})
+        if version not in cache:
+            cache[version] = float(Defender.read_spec(self.registry.resolve(version)[1]).threshold)
+        return cache[version]
 
     def _floor(self, arms: Sequence[str]) -> float:
         return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
@@ -381,14 +395,14 @@ class Campaign:
         from arena.metrics import classification_report
 
         scorer = self.services.scorer(version)
+        thr = self._threshold_of(version)  # the operating point this version is deployed with
         frozen = [x["attacked"] for x in state["frozen"]]
         benign = [x["attacked"] for x in state["benign"]]
         test = splits["test"]
         scores = scorer.score(frozen + benign + test.texts)
         f, b = len(frozen), len(benign)
-        clean = classification_report(test.labels, scores[f + b :], self.threshold)
-        return Evaluation(version, [s >= self.threshold for s in scores[:f]],
-                          [s >= self.threshold for s in scores[f : f + b]], clean)
+        clean = classification_report(test.labels, scores[f + b :], thr)
+        return Evaluation(version, [s >= thr for s in scores[:f]], [s >= thr for s in scores[f : f + b]], clean, thr)
 
     def _metrics(self, ev: Evaluation, state: dict[str, Any]) -> dict[str, Any]:
         frozen = state["frozen"]
@@ -405,6 +419,7 @@ class Campaign:
             "clean_macro_f1": ev.clean["macro_f1"],
             "clean_accuracy": ev.clean["accuracy"],
             "benign_perturbed_fpr": _mean(ev.benign_flags),
+            "threshold": ev.threshold if ev.threshold is not None else self.threshold,
         }
 
     # ------------------------------------------------------------------ one round
@@ -413,6 +428,7 @@ class Campaign:
         from arena.attack import ThompsonBandit
 
         cfg, rows = self.cfg.campaign, []
+        threshold = self._threshold_of(version)  # an evasion = below the attacked version's own threshold
         rng = random.Random(self.cfg.seed * 7 + rnd)
         live_success: list[bool] = []
         per_strategy: dict[str, list[bool]] = {}
@@ -433,7 +449,7 @@ class Campaign:
             results = self._attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
                                    scorer, n=2, targeted=self.cfg.attack.search != "none")
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
-                evaded = (cand is not None and cand.score is not None and cand.score < self.threshold
+                evaded = (cand is not None and cand.score is not None and cand.score < threshold
                           and cand.text not in rejected)
                 bandit.record(arms[k], evaded)
                 if pool_name == "live":
@@ -593,6 +609,7 @@ class Campaign:
             "heldout_strategy_detection": metrics["heldout_strategy_detection"],
             "clean_macro_f1": metrics["clean_macro_f1"],
             "benign_perturbed_fpr": metrics["benign_perturbed_fpr"],
+            "threshold": metrics["threshold"],
             "promoted": promoted,
             "gate": gate,
             "wall_s": time.perf_counter() - t0,

@@ -134,6 +134,10 @@ class RetrainConfig(_Model):
         None, gt=0, description="Learning rate of the (already trained) head when warm-starting; None = lr."
     )
     max_evasions: int = Field(6000, ge=0, description="Cap on accumulated train-pool evasions used.")
+    calibrate_threshold: bool = Field(
+        True, description="Each challenger picks its own decision threshold on val macro-F1 (like the "
+        "baseline) and is evaluated, gated and deployed at it; false = inherit the champion's threshold."
+    )
 
 
 class CampaignConfig(_Model):

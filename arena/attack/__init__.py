@@ -41,6 +41,7 @@ from arena.attack.search import (
     SearchResult,
     WordImportance,
     word_importance,
+    word_importance_many,
 )
 
 __all__ = [
@@ -71,4 +72,5 @@ __all__ = [
     "validate",
     "visible_skeleton",
     "word_importance",
+    "word_importance_many",
 ]

@@ -43,7 +43,7 @@ def build_defender(config: dict[str, Any], job: SweepJob):
     dcfg.lora = dcfg.lora.model_copy(update={"r": int(config["lora_r"]), "alpha": int(config["lora_alpha"]),
                                              "dropout": float(config["dropout"])})
     defender = Defender.create(dcfg, device=cfg.train.device, seed=job.seed)
-    defender.spec.threshold = Defender.read_spec(path).threshold  # the campaign's operating point
+    defender.spec.threshold = Defender.read_spec(path).threshold  # kept unless retrain.calibrate_threshold
     return defender
 
 
@@ -70,16 +70,15 @@ def train_trial(config: dict[str, Any], job: SweepJob) -> None:
     import torch
     from ray import tune
 
+    from arena.arena import retrain_config
     from arena.defend import train_defender
 
     torch.set_num_threads(max(1, job.threads))
     defender = build_defender(config, job)
     epochs = int(config["epochs"])
-    tcfg = job.cfg.train.model_copy(update={
-        "epochs": epochs, "lr": float(config["lr"]), "batch_size": job.cfg.campaign.retrain.batch_size,
-        "patience": epochs,  # ASHA stops trials, not the trial itself
-        "calibrate_threshold": False,  # trials are compared at the campaign's operating point
-    })
+    # as a campaign challenger (threshold re-calibrated on val or inherited), with the trial's lr/epochs
+    tcfg = retrain_config(job.cfg, epochs=epochs, lr=float(config["lr"]), head_lr=float(config["lr"]),
+                          patience=epochs)  # ASHA stops trials, not the trial itself
 
     def report(row: dict[str, float]) -> None:
         with tempfile.TemporaryDirectory(prefix="arena-trial-") as tmp:

@@ -69,6 +69,29 @@ def test_summary_schema(campaign: Path):
     assert s["rounds"][0]["gate"] is not None and s["rounds"][-1]["gate"] is None
 
 
+def test_every_version_is_measured_at_its_own_threshold(campaign: Path, repo_root: Path):
+    """retrain.calibrate_threshold: a challenger picks its threshold on val and is gated at it."""
+    from arena.defend import Defender
+    from arena.registry import Registry
+
+    s = json.loads((campaign / "summary.json").read_text())
+    reg = Registry.from_config(_cfg(repo_root), campaign)
+
+    def saved(version: str) -> float:
+        return Defender.read_spec(reg.resolve(version)[1]).threshold
+
+    assert s["threshold"] == saved(s["baseline_version"])
+    for r in s["rounds"]:
+        assert r["threshold"] == saved(r["champion_version"])
+        if r["gate"]:
+            assert r["gate"]["challenger"]["threshold"] == saved(r["gate"]["challenger_version"])
+    live = RecordStore(campaign).read(pools=["live"]).to_pylist()
+    thr = {r["round"]: r["threshold"] for r in s["rounds"]}
+    for row in live:  # an evasion is a score below the attacked version's own threshold
+        if row["score"] is not None:
+            assert row["evaded"] == (row["score"] < thr[row["round"]])
+
+
 def test_records_complete_and_unique(campaign: Path):
     store = RecordStore(campaign)
     assert store.rounds() == [0, 1, 2] and all(store.is_complete(r) for r in (0, 1, 2))

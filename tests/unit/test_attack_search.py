@@ -17,6 +17,7 @@ from arena.attack import (
     validate,
     visible_skeleton,
     word_importance,
+    word_importance_many,
 )
 
 BAD = {"idiot", "stupid", "moron"}
@@ -47,6 +48,16 @@ def test_importance_ranks_the_bad_words_first_in_one_call():
     assert imp.queries == 1 + len(words) == scorer.texts
     assert scorer.calls == 1
     assert sorted(imp.order) == list(range(len(words)))
+
+
+def test_importance_of_many_texts_is_one_call_with_the_same_results():
+    texts = [TEXT, "you stupid moron", "a perfectly nice sentence", "", " ".join(["filler"] * 30 + ["idiot"])]
+    singles = [word_importance(t, BadWordScorer(), max_words=10) for t in texts]
+    scorer = BadWordScorer()
+    many = word_importance_many(texts, scorer, max_words=10)
+    assert many == singles
+    assert scorer.calls == 1 and scorer.texts == sum(imp.queries for imp in singles)
+    assert word_importance_many([], scorer) == [] and scorer.calls == 1  # nothing to score: no call
 
 
 def test_importance_caps_scored_words():
