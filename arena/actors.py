@@ -236,19 +236,6 @@ class RemoteStrategy:
             raise _unwrap(exc) from exc
 
 
-# ============================================================================ the loop on Ray
-class RayCampaign(Campaign):
-    """``Campaign`` whose strategies run in an AttackerActor (everything else is the core loop)."""
-
-    def __init__(self, cfg, out_dir, *, attacker, **kwargs) -> None:
-        self._attacker = attacker
-        super().__init__(cfg, out_dir, **kwargs)
-
-    def _strategy(self, name: str):
-        params = self._llm_params() if "llm" in self.family_sets.get(name, ()) else {}
-        return RemoteStrategy(self._attacker, name, params)
-
-
 def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[int],
                           val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                           progress: bool = False) -> tuple[str, dict[str, Any]]:
@@ -329,9 +316,10 @@ class CoordinatorActor:
         self._running, self._error = True, None
         try:
             self._publish_saved_rounds()
-            campaign = RayCampaign(self.cfg, self.out, attacker=self.attacker, progress=self.progress,
-                                   services_factory=partial(RayServices, defender=self.defender),
-                                   on_round=self._on_round)
+            # the core loop unchanged: scoring/training through actors, strategies in the AttackerActor
+            campaign = Campaign(self.cfg, self.out, progress=self.progress,
+                                services_factory=partial(RayServices, defender=self.defender),
+                                strategy_factory=partial(RemoteStrategy, self.attacker), on_round=self._on_round)
             return campaign.run(rounds)
         except Exception as exc:
             self._error = repr(exc)

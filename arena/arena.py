@@ -148,70 +148,46 @@ def _split_cols(split) -> list[tuple[str, str, int]]:
     return list(zip(split.ids, split.texts, split.labels, strict=True))
 
 
-# ============================================================================ the campaign
-class Campaign:
-    def __init__(self, cfg, out_dir: str | Path, *, progress: bool = True,
-                 services_factory: Callable[..., Services] | None = None,
-                 on_round: Callable[[dict[str, Any]], None] | None = None) -> None:
-        from arena.attack import list_strategies
-        from arena.registry import Registry
+# ============================================================================ the attacker
+class Attacker:
+    """The loop's attack stage: named strategies, word-importance targeting, validity, one score call.
 
-        self.cfg = cfg
-        if cfg.campaign.canonicalize:
-            self.cfg = cfg.model_copy(deep=True)
-            self.cfg.defender.canonicalizer.enabled = True
-        self.out = Path(out_dir)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.progress = progress
-        self.on_round = on_round
-        self.registry = Registry.from_config(self.cfg, self.out)
-        self.records = RecordStore(self.out)
-        self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
-        self.threshold = self.cfg.defender.threshold
-        # strategies: the suite uses all configured ones; training never uses the held-out family
+    Shared by the campaign (frozen suite, live and benign attacks) and ``arena eval``'s suite, so
+    both attack the same way. ``strategy_factory(name, params)`` builds a strategy; the default is
+    the in-process registry, the Ray layer passes one that runs it in the AttackerActor.
+    """
+
+    def __init__(self, cfg, strategies: Sequence[str], *, progress: bool = True,
+                 log: Callable[[str], None] | None = None,
+                 strategy_factory: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
+        from arena.attack import get_strategy, list_strategies
+
         infos = {i.name: i for i in list_strategies()}
-        names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
-        unknown = [n for n in names if n not in infos]
+        unknown = [n for n in strategies if n not in infos]
         if unknown:
             raise ConfigError(f"attack.strategies: unknown {unknown} (see `arena attack --list`)")
-        names = [n for n in names if n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families)]
-        self.families = {n: infos[n].family for n in names}
-        self.family_sets = {n: set(infos[n].families) for n in names}
-        held = cfg.campaign.heldout_family
-        if held is not None and not any(held in infos[n].families for n in names):
-            raise ConfigError(f"campaign.heldout_family={held!r} matches no configured strategy")
-        self.heldout = [n for n in names if held is not None and held in infos[n].families]
-        self.train_strategies = [n for n in names if n not in self.heldout]
-        if not self.train_strategies:
-            raise ConfigError("every configured strategy is in the held-out family: nothing to train on")
-        self.strategies = names
-        self.state_file = self.out / "state.json"
+        self.cfg, self.progress = cfg, progress
+        self.strategies = list(strategies)
+        self.families = {n: infos[n].family for n in self.strategies}
+        self.family_sets = {n: set(infos[n].families) for n in self.strategies}
+        self.log = log or (lambda msg: None)
+        self._factory = strategy_factory or (lambda name, params: get_strategy(name, **params))
+        self._strategies: dict[str, Any] = {}
+        self._importance: tuple[str, dict[str, Any]] | None = None
 
-    # ------------------------------------------------------------------ helpers
-    def log(self, msg: str) -> None:
-        if self.progress:
-            print(msg, flush=True)
-
-    def _rules(self):
+    def rules(self):
         from arena.attack import ValidityRules
 
         return ValidityRules(max_edit_ratio=self.cfg.attack.max_edit_ratio, min_similarity=self.cfg.attack.min_similarity)
 
-    def _strategy(self, name: str):
-        from arena.attack import get_strategy
+    def strategy(self, name: str):
+        """The strategy ``name`` (built once; LLM strategies get ``attack.llm``'s backend settings)."""
+        if name not in self._strategies:
+            params = self.llm_params() if "llm" in self.family_sets.get(name, ()) else {}
+            self._strategies[name] = self._factory(name, params)
+        return self._strategies[name]
 
-        if "llm" in self.family_sets.get(name, ()):
-            return self._llm_strategy(name)
-        return get_strategy(name)
-
-    def _llm_strategy(self, name: str):
-        from arena.attack import get_strategy
-
-        if not hasattr(self, "_llm"):
-            self._llm = get_strategy(name, **self._llm_params())
-        return self._llm
-
-    def _llm_params(self) -> dict[str, Any]:
+    def llm_params(self) -> dict[str, Any]:
         llm = self.cfg.attack.llm
         backend_kwargs: dict[str, Any] = {}
         if llm.model:
@@ -221,24 +197,24 @@ class Campaign:
         return {"backend": llm.backend, "backend_kwargs": backend_kwargs, "samples": llm.samples,
                 "temperature": llm.temperature, "max_tokens": llm.max_tokens}
 
-    def _attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
-                scorer, n: int, targeted: bool,
-                importance: dict[str, Any] | None = None) -> list[tuple[int, Candidate | None, int]]:
+    def attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
+               scorer, n: int, targeted: bool,
+               importance: dict[str, Any] | None = None) -> list[tuple[int, Candidate | None, int]]:
         """Attack each (text_id, text) once with its strategy; return (index, best valid candidate, queries).
 
         Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
         All candidates of all texts are validated together and scored in one batched call.
         ``importance`` caches word importance per text across calls with the same scorer (default:
-        the campaign's cache for the scorer's defender version, see :meth:`_importance_for`).
+        the cache for the scorer's defender version, see :meth:`importance_for`).
         """
         from arena.attack import validate, word_importance_many
 
         if importance is None:
-            importance = self._importance_for(scorer) if targeted else {}
+            importance = self.importance_for(scorer) if targeted else {}
         if targeted and scorer is not None:  # every missing text's deletions in one batched call
             missing = list(dict.fromkeys(t for _, t in items if t not in importance))
             importance.update(zip(missing, word_importance_many(missing, scorer, max_words=16), strict=True))
-        rules = self._rules()
+        rules = self.rules()
         budget = self.cfg.attack.budget
         cands: list[tuple[int, Candidate]] = []
         queries = [0] * len(items)
@@ -247,7 +223,7 @@ class Campaign:
             if targeted and scorer is not None:
                 imp = importance[text]
                 targets, queries[k] = imp.order, imp.queries
-            strat = self._strategy(strategy_of(k))
+            strat = self.strategy(strategy_of(k))
             try:
                 out = strat(text, random.Random(seed * 1_000_003 + k).getrandbits(63), budget, n, targets)
             except ArenaError:
@@ -270,7 +246,7 @@ class Campaign:
                     best[k] = Candidate(**{**c.to_dict(), "score": float(s)})
         return [(k, best.get(k), queries[k]) for k in range(len(items))]
 
-    def _importance_for(self, scorer) -> dict[str, Any]:
+    def importance_for(self, scorer) -> dict[str, Any]:
         """Word importance per text for ``scorer``'s defender version.
 
         Delete-one importance depends only on (version, text) and is one fixed ``score`` call, so the
@@ -281,10 +257,72 @@ class Campaign:
         version = getattr(scorer, "version", None)
         if version is None:
             return {}
-        cached = getattr(self, "_importance", None)
-        if cached is None or cached[0] != version:
-            self._importance = cached = (version, {})
-        return cached[1]
+        if self._importance is None or self._importance[0] != version:
+            self._importance = (version, {})
+        return self._importance[1]
+
+    def build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str) -> list[SuiteItem]:
+        """Every strategy once per pool text (the LLM on the first ``campaign.llm_suite_texts``)."""
+        from tqdm.auto import tqdm
+
+        items: list[SuiteItem] = []
+        importance = self.importance_for(scorer)  # one delete-one pass per text, shared by every strategy
+        llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
+        for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
+            sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
+            results = self.attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
+                                  targeted=targeted, importance=importance)
+            for k, cand, _ in results:
+                if cand is not None:
+                    items.append(SuiteItem(sub[k][0], name, self.families[name], sub[k][1], cand.text,
+                                           float(cand.validity or 0.0), _jsonable(cand.params), int(cand.seed or 0)))
+        if not items:
+            raise ArenaError(f"{desc}: no valid attack was produced; check attack.strategies and validity limits")
+        return items
+
+
+# ============================================================================ the campaign
+class Campaign:
+    def __init__(self, cfg, out_dir: str | Path, *, progress: bool = True,
+                 services_factory: Callable[..., Services] | None = None,
+                 on_round: Callable[[dict[str, Any]], None] | None = None,
+                 strategy_factory: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
+        from arena.attack import list_strategies
+        from arena.registry import Registry
+
+        self.cfg = cfg
+        if cfg.campaign.canonicalize:
+            self.cfg = cfg.model_copy(deep=True)
+            self.cfg.defender.canonicalizer.enabled = True
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress = progress
+        self.on_round = on_round
+        self.registry = Registry.from_config(self.cfg, self.out)
+        self.records = RecordStore(self.out)
+        self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
+        self.threshold = self.cfg.defender.threshold
+        # strategies: the suite uses all configured ones; training never uses the held-out family
+        infos = {i.name: i for i in list_strategies()}
+        names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
+        names = [n for n in names if n not in infos or (
+            n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families))]
+        self.attacker = Attacker(self.cfg, names, progress=progress, log=self.log, strategy_factory=strategy_factory)
+        self.families, self.family_sets = self.attacker.families, self.attacker.family_sets
+        held = cfg.campaign.heldout_family
+        if held is not None and not any(held in infos[n].families for n in names):
+            raise ConfigError(f"campaign.heldout_family={held!r} matches no configured strategy")
+        self.heldout = [n for n in names if held is not None and held in infos[n].families]
+        self.train_strategies = [n for n in names if n not in self.heldout]
+        if not self.train_strategies:
+            raise ConfigError("every configured strategy is in the held-out family: nothing to train on")
+        self.strategies = names
+        self.state_file = self.out / "state.json"
+
+    # ------------------------------------------------------------------ helpers
+    def log(self, msg: str) -> None:
+        if self.progress:
+            print(msg, flush=True)
 
     # ------------------------------------------------------------------ state
     def _save_state(self, state: dict[str, Any]) -> None:
@@ -339,8 +377,8 @@ class Campaign:
                  f"flags) benign={len(pools.benign)} attack_train={len(pools.attack_train)}")
 
         # the frozen suite: every strategy once per eval text, fixed seed, targeted at the baseline
-        frozen = self._build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
-        benign = self._build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite")
+        frozen = self.attacker.build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
+        benign = self.attacker.build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite")
         state = {
             "campaign_id": campaign_id,
             "baseline_version": champion,
@@ -371,24 +409,6 @@ class Campaign:
 
     def _floor(self, arms: Sequence[str]) -> float:
         return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
-
-    def _build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str) -> list[SuiteItem]:
-        from tqdm.auto import tqdm
-
-        items: list[SuiteItem] = []
-        importance = self._importance_for(scorer)  # one delete-one pass per text, shared by every strategy
-        llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
-        for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
-            sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
-            results = self._attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
-                                   targeted=targeted, importance=importance)
-            for k, cand, _ in results:
-                if cand is not None:
-                    items.append(SuiteItem(sub[k][0], name, self.families[name], sub[k][1], cand.text,
-                                           float(cand.validity or 0.0), _jsonable(cand.params), int(cand.seed or 0)))
-        if not items:
-            raise ArenaError(f"{desc}: no valid attack was produced; check attack.strategies and validity limits")
-        return items
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, version: str, state: dict[str, Any], splits) -> Evaluation:
@@ -446,7 +466,7 @@ class Campaign:
             llm_idx = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
             for k in llm_idx[self.cfg.campaign.llm_attacks_per_round:]:  # the LLM's per-round budget
                 arms[k] = rng.choice([a for a in bandit.arms if "llm" not in self.family_sets[a]] or [arms[k]])
-            results = self._attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
+            results = self.attacker.attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
                                    scorer, n=2, targeted=self.cfg.attack.search != "none")
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
                 evaded = (cand is not None and cand.score is not None and cand.score < threshold
@@ -492,7 +512,7 @@ class Campaign:
         cheap = [a for a in self.train_strategies if "llm" not in self.family_sets[a]]
         for k in llm_arms[self.cfg.campaign.llm_attacks_per_round:] if cheap else []:
             arms[k] = rng.choice(cheap)
-        perturbed = self._attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
+        perturbed = self.attacker.attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
         benign = [c.text for _, c, _ in perturbed if c is not None]
         texts = [t for _, t, _ in replay] + evasions + benign
         labels = [y for *_, y in replay] + [1] * len(evasions) + [0] * len(benign)

@@ -13,7 +13,7 @@ This is what ``arena eval`` runs (docs/eval.md). Steps:
     models    champion / VERSION (the registry under --out-dir), a saved defender folder, or peer:NAME
     attacks   every strategy applied once to every text with a fixed seed, untargeted (no model is
               queried), so each model is scored on the very same attacked texts. The suite code is
-              the campaign's own (``Campaign._build_suite``: seeds, validity rules, LLM text cap);
+              the campaign's own (``arena.arena.Attacker.build_suite``: seeds, validity rules, LLM text cap);
               toxic and non-toxic texts are attacked as two pools, like the frozen and benign suites
     metrics   clean: accuracy, macro-F1, ROC-AUC, per-class P/R, n (overall and per group);
               attacked: per strategy and overall, detection on attacked toxic texts, FPR on attacked
@@ -87,7 +87,7 @@ def _canonical_set(values: Sequence[Any] | None) -> set[str] | None:
 
 def _read_file(path: Path, text_col: str, label_col: str, group_col: str | None,
                positive: Sequence[Any] | None, negative: Sequence[Any] | None) -> EvalData:
-    from arena.data.generic import canonical_label, label_mapper, read_columns
+    from arena.data.generic import canonical_label, label_mapper, read_columns, usable_rows
 
     if path.is_file() and not os.access(path, os.R_OK):
         raise DataError(f"{path}: file is not readable (permission denied)")
@@ -104,26 +104,11 @@ def _read_file(path: Path, text_col: str, label_col: str, group_col: str | None,
     negatives = _canonical_set(negative)
     if positive is not None or negatives is not None:
         _check_positive_found(found, positives, negatives, str(path), label_col)
-    texts_in = table[text_col].to_pylist()
     groups_in = table[group_col].to_pylist() if group_col is not None else [None] * table.num_rows
-    texts: list[str] = []
-    labels: list[int] = []
-    groups: list[str] = []
-    dropped = {"empty_text": 0, "missing_label": 0}
-    for text, label, group in zip(texts_in, raw_labels, groups_in, strict=True):
-        text = "" if text is None else str(text).strip()
-        if not text:
-            dropped["empty_text"] += 1
-            continue
-        if label is None:
-            dropped["missing_label"] += 1
-            continue
-        texts.append(text)
-        labels.append(int(label in positives))
-        groups.append(MISSING_GROUP if group is None or str(group).strip() == "" else str(group).strip())
-    if not texts:
-        raise DataError(f"{path}: no usable rows ({dropped['empty_text']} empty texts, "
-                        f"{dropped['missing_label']} missing labels)")
+    keep, texts, dropped = usable_rows(path, table[text_col].to_pylist(), raw_labels)
+    labels = [int(raw_labels[i] in positives) for i in keep]
+    groups = [MISSING_GROUP if groups_in[i] is None or str(groups_in[i]).strip() == "" else str(groups_in[i]).strip()
+              for i in keep]
     info = {"kind": "file", "source": str(path), "split": None, "text_col": text_col, "label_col": label_col,
             "positive": sorted(positives), "negative": None if negatives is None else sorted(negatives),
             "label_values": sorted(found), "dropped": {k: v for k, v in dropped.items() if v}}
@@ -371,24 +356,6 @@ class _Attacked:
     seed: int
 
 
-def _suite_builder(cfg, strategies: Sequence[str], progress: bool):
-    """The campaign's suite code (``Campaign._build_suite`` and ``_attack``) without its registry,
-    output folder and pools: only the attributes those two methods read are set."""
-    from arena.arena import Campaign
-    from arena.attack import list_strategies
-
-    infos = {i.name: i for i in list_strategies()}
-
-    class SuiteBuilder(Campaign):
-        def __init__(self) -> None:  # deliberately not Campaign.__init__: no registry, no folder
-            self.cfg, self.progress = cfg, progress
-            self.strategies = list(strategies)
-            self.families = {n: infos[n].family for n in self.strategies}
-            self.family_sets = {n: set(infos[n].families) for n in self.strategies}
-
-    return SuiteBuilder()
-
-
 def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *, config=None,
                   progress: bool = False) -> AttackSuite:
     """Apply each strategy once to every text, seeded and untargeted (see the module docstring).
@@ -397,11 +364,12 @@ def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *,
     budget and the LLM settings (and its text cap ``campaign.llm_suite_texts`` per pool) come
     from ``config`` (default: the built-in defaults).
     """
+    from arena.arena import Attacker
     from arena.config import load_config
 
     cfg = config if config is not None else load_config(None)
     strategies = resolve_strategies(attack)
-    builder = _suite_builder(cfg, strategies, progress)
+    builder = Attacker(cfg, strategies, progress=progress)
     items: list[_Attacked] = []
     attempted = {n: {"toxic": 0, "not_toxic": 0} for n in strategies}
     cap = cfg.campaign.llm_suite_texts
@@ -412,7 +380,7 @@ def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *,
         for n in strategies:
             attempted[n][key] = min(len(pool), cap) if "llm" in builder.family_sets[n] else len(pool)
         desc = f"attacking {key.replace('_', '-')} texts"
-        for it in builder._build_suite(pool, None, seed=pool_seed, targeted=False, desc=desc):
+        for it in builder.build_suite(pool, None, seed=pool_seed, targeted=False, desc=desc):
             if it.attacked != it.original:
                 items.append(_Attacked(int(it.text_id), label, it.strategy, it.original, it.attacked, it.seed))
     settings = {"max_edit_ratio": cfg.attack.max_edit_ratio, "min_similarity": cfg.attack.min_similarity,

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, os.getcwd())  # profile the checkout in the current directory
 
-STAGES = ("_build_suite", "evaluate", "_live_attacks", "_training_set", "train_defender")
+STAGES = ("build_suite", "evaluate", "_live_attacks", "_training_set", "train_defender")
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -157,6 +157,30 @@ def label_mapper(values: Iterable[str | None], positive: Sequence[Any] | None, *
     )
 
 
+def usable_rows(path: str | Path, texts: Sequence[Any], labels: Sequence[str | None]
+                ) -> tuple[list[int], list[str], dict[str, int]]:
+    """Rows with a non-empty text and a label: (their indices, stripped texts, dropped counts).
+
+    Raises :class:`DataError` naming the file when no row is usable.
+    """
+    keep: list[int] = []
+    out: list[str] = []
+    dropped = {"empty_text": 0, "missing_label": 0}
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
+        text = "" if text is None else str(text).strip()
+        if not text:
+            dropped["empty_text"] += 1
+        elif label is None:
+            dropped["missing_label"] += 1
+        else:
+            keep.append(i)
+            out.append(text)
+    if not keep:
+        raise DataError(f"{path}: no usable rows ({dropped['empty_text']} empty texts, "
+                        f"{dropped['missing_label']} missing labels)")
+    return keep, out, dropped
+
+
 def load_table(
     path: str | Path,
     *,
@@ -192,24 +216,7 @@ def load_table(
     raw_ids = table[id_col].to_pylist() if id_col is not None else [None] * table.num_rows
     positives = label_mapper(raw_labels, positive, source=str(path))
 
-    ids: list[str] = []
-    out_texts: list[str] = []
-    labels: list[int] = []
-    dropped = {"empty_text": 0, "missing_label": 0}
-    for i, (text, label, row_id) in enumerate(zip(texts, raw_labels, raw_ids, strict=True)):
-        text = "" if text is None else str(text).strip()
-        if not text:
-            dropped["empty_text"] += 1
-            continue
-        if label is None:
-            dropped["missing_label"] += 1
-            continue
-        ids.append(f"{path.stem}:{i}" if row_id is None or str(row_id) == "" else str(row_id))
-        out_texts.append(text)
-        labels.append(int(label in positives))
-    if not ids:
-        raise DataError(
-            f"{path}: no usable rows ({dropped['empty_text']} empty texts, "
-            f"{dropped['missing_label']} missing labels)"
-        )
+    keep, out_texts, dropped = usable_rows(path, texts, raw_labels)
+    ids = [f"{path.stem}:{i}" if raw_ids[i] is None or str(raw_ids[i]) == "" else str(raw_ids[i]) for i in keep]
+    labels = [int(raw_labels[i] in positives) for i in keep]
     return build_table(ids, out_texts, labels, [split] * len(ids), source=str(path), dropped=dropped)
