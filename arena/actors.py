@@ -236,7 +236,7 @@ class RemoteStrategy:
             raise _unwrap(exc) from exc
 
 
-def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[int],
+def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[float],
                           val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                           progress: bool = False) -> tuple[str, dict[str, Any]]:
     """Warm-start the champion on the retrain set (``campaign.retrain``); save to OUT/models/round-N.
@@ -265,7 +265,7 @@ class RayServices(Services):
     def scorer(self, version: str) -> RemoteScorer:
         return RemoteScorer(self.defender, version)
 
-    def train_challenger(self, champion_version: str, texts: list[str], labels: list[int],
+    def train_challenger(self, champion_version: str, texts: list[str], labels: list[float],
                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                          tags: dict[str, str]) -> str:
         rc = self.cfg.ray

@@ -64,7 +64,7 @@ class Services:
             self._cache[version] = self.registry.load_defender(version, device=self.cfg.train.device)
         return self._cache[version]
 
-    def train_challenger(self, champion_version: str, texts: list[str], labels: list[int],
+    def train_challenger(self, champion_version: str, texts: list[str], labels: list[float],
                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                          tags: dict[str, str]) -> str:
         from arena.defend import Defender, train_defender
@@ -371,10 +371,22 @@ class Campaign:
         train = _split_cols(splits["train"])
         tox = [(i, t) for i, t, y in train if y == 1]
         ben = [(i, t) for i, t, y in train if y == 0]
-        pools.attack_train = rng.sample(tox, min(cfg.campaign.attack_train_pool_size, len(tox)))
+        # the attack-train pool, like the eval pool: toxic texts the round-0 champion flags, so a
+        # training evasion is a flip of a detected text, not a (often borderline) text it never
+        # flagged: measured on round 0, 53 of 136 evasions were such texts, and retraining on them
+        # cost clean macro-F1 (-1.2 points with them, -0.75 without)
+        size = cfg.campaign.attack_train_pool_size
+        drawn = rng.sample(tox, min(len(tox), 2 * size))
+        drawn_scores = scorer.score([t for _, t in drawn])
+        flagged_train = [x for x, s in zip(drawn, drawn_scores, strict=True) if s >= self.threshold]
+        pools.attack_train = flagged_train[:size]
         pools.benign_train = rng.sample(ben, min(cfg.campaign.retrain.benign_perturbed_size * 4, len(ben)))
         self.log(f"pools: eval={len(pools.eval)} (of {len(toxic_test)} toxic test texts, those the baseline "
-                 f"flags) benign={len(pools.benign)} attack_train={len(pools.attack_train)}")
+                 f"flags) benign={len(pools.benign)} attack_train={len(pools.attack_train)} (of {len(drawn)} "
+                 f"toxic train texts drawn, those the baseline flags)")
+        if not pools.attack_train and size:
+            raise ArenaError("the baseline champion flags none of the toxic train texts drawn: nothing to attack "
+                             "for training (is the champion trained? see OUT/metrics.json)")
 
         # the frozen suite: every strategy once per eval text, fixed seed, targeted at the baseline
         frozen = self.attacker.build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
@@ -488,8 +500,11 @@ class Campaign:
         success = _mean(live_success) if live_success else None
         return rows, success, {k: _mean(v) for k, v in sorted(per_strategy.items())}
 
-    def _training_set(self, state, rnd: int, splits) -> tuple[list[str], list[int], dict[str, int]]:
-        """Clean replay + valid train-pool evasions (all rounds so far) + perturbed benign (label 0)."""
+    def _training_set(self, state, rnd: int, splits) -> tuple[list[str], list[float], dict[str, int]]:
+        """Clean replay + valid train-pool evasions (all rounds so far) + perturbed benign (label 0).
+
+        Replay labels are soft when ``retrain.replay_distill`` > 0 (the champion's P(toxic) mixed in).
+        """
         import pyarrow.compute as pc
 
         rc = self.cfg.campaign.retrain
@@ -500,7 +515,7 @@ class Campaign:
         ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
         rejected = rejected_texts(self.out)  # a human reviewer said these lost their meaning
         evasions = list(dict.fromkeys(t for t in ev["attacked"].to_pylist() if t and t not in rejected))
-        evasions = evasions[-rc.max_evasions :]
+        evasions = evasions[max(0, len(evasions) - rc.max_evasions) :]  # the latest ones (0 = none)
         pools = Pools.from_dict(state["pools"])
         # as many perturbed benign texts as evasions (up to the cap): perturbation alone carries no label
         n_benign = min(rc.benign_perturbed_size, max(1, round(rc.benign_per_evasion * len(evasions))),
@@ -514,8 +529,13 @@ class Campaign:
             arms[k] = rng.choice(cheap)
         perturbed = self.attacker.attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
         benign = [c.text for _, c, _ in perturbed if c is not None]
+        replay_labels: list[float] = [y for *_, y in replay]
+        if rc.replay_distill > 0 and replay:  # distil the champion on clean texts: retain what it knew
+            teacher = self.services.scorer(state["champion_version"]).score([t for _, t, _ in replay])
+            w = rc.replay_distill
+            replay_labels = [round((1 - w) * y + w * float(p), 6) for y, p in zip(replay_labels, teacher, strict=True)]
         texts = [t for _, t, _ in replay] + evasions + benign
-        labels = [y for *_, y in replay] + [1] * len(evasions) + [0] * len(benign)
+        labels = replay_labels + [1] * len(evasions) + [0] * len(benign)
         # the honesty guard: nothing derived from the test split may enter training
         forbidden = self._forbidden_texts(state)
         keep = [i for i, t in enumerate(texts) if t not in forbidden]
@@ -653,14 +673,15 @@ class Campaign:
             self.on_round(row)
         return state
 
-    def _write_train_set(self, rnd: int, texts: list[str], labels: list[int]) -> None:
+    def _write_train_set(self, rnd: int, texts: list[str], labels: list[float]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         folder = self.out / "train_sets"
         folder.mkdir(exist_ok=True)
         tmp = folder / f".round={rnd}.parquet.tmp"
-        pq.write_table(pa.table({"text": texts, "label": labels}), tmp)
+        pq.write_table(pa.table({"text": pa.array(texts, pa.string()),
+                                 "label": pa.array([float(y) for y in labels], pa.float64())}), tmp)
         tmp.replace(folder / f"round={rnd}.parquet")
 
     def _log_round(self, row: dict[str, Any]) -> None:

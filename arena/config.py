@@ -134,6 +134,10 @@ class RetrainConfig(_Model):
         None, gt=0, description="Learning rate of the (already trained) head when warm-starting; None = lr."
     )
     max_evasions: int = Field(6000, ge=0, description="Cap on accumulated train-pool evasions used.")
+    replay_distill: float = Field(
+        0.5, ge=0, le=1, description="Replayed clean texts are trained toward (1 - w) * label + w * the "
+        "champion's P(toxic) (learning without forgetting: keeps clean behaviour); 0 = hard labels."
+    )
     calibrate_threshold: bool = Field(
         True, description="Each challenger picks its own decision threshold on val macro-F1 (like the "
         "baseline) and is evaluated, gated and deployed at it; false = inherit the champion's threshold."
@@ -144,7 +148,10 @@ class CampaignConfig(_Model):
     rounds: int = Field(10, ge=0, le=1000)
     eval_pool_size: int = Field(300, ge=1, description="Toxic test texts the round-0 champion flags (frozen suite).")
     benign_pool_size: int = Field(300, ge=1, description="Non-toxic test texts for the benign-perturbed FPR.")
-    attack_train_pool_size: int = Field(3000, ge=1, description="Toxic train texts attacked for retraining.")
+    attack_train_pool_size: int = Field(
+        3000, ge=1, description="Toxic train texts the round-0 champion flags, attacked for retraining "
+        "(drawn from twice as many toxic train texts)."
+    )
     live_eval_attacks: int = Field(200, ge=0, description="Adaptive attacks on eval-pool texts per round.")
     train_attacks: int = Field(800, ge=0, description="Adaptive attacks on attack-train texts per round.")
     llm_suite_texts: int = Field(20, ge=0, description="Eval texts the (slow) LLM strategy attacks in the frozen suite.")

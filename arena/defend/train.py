@@ -75,7 +75,7 @@ def length_bucketed_batches(
 def train_defender(
     defender,
     train_texts: Sequence[str],
-    train_labels: Sequence[int],
+    train_labels: Sequence[float],
     val_texts: Sequence[str],
     val_labels: Sequence[int],
     cfg,
@@ -85,6 +85,9 @@ def train_defender(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> TrainResult:
     """Train ``defender.model`` in place with AdamW + linear warmup/decay; restore the best epoch.
+
+    ``train_labels`` are 0/1, or soft targets P(toxic) in [0, 1] (cross-entropy against the
+    distribution (1 - y, y); a campaign uses them to distil the champion on replayed clean texts).
 
     With ``cfg.calibrate_threshold`` each epoch is judged by its best val macro-F1 over thresholds,
     and the selected epoch's threshold is written to ``defender.spec.threshold`` (saved with the
@@ -97,8 +100,9 @@ def train_defender(
         raise ModelError("texts and labels differ in length")
     if not train_texts:
         raise ModelError("empty training set")
-    if set(train_labels) - {0, 1}:
-        raise ModelError(f"labels must be 0/1, got {sorted(set(train_labels))[:5]}")
+    bad = sorted({y for y in train_labels if not (isinstance(y, (int, float)) and 0.0 <= float(y) <= 1.0)}, key=str)
+    if bad:
+        raise ModelError(f"labels must be 0/1 (or a soft target P(toxic) in [0, 1]), got {bad[:5]}")
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(seed)
@@ -144,9 +148,9 @@ def train_defender(
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, unit="batch", leave=False)
         for b in bar:
             batch = tok.pad({k: [enc[k][i] for i in b] for k in enc.keys()}, return_tensors="pt").to(device)
-            y = torch.tensor([labels[i] for i in b], device=device)
+            y = torch.tensor([float(labels[i]) for i in b], device=device)  # P(toxic) targets: 0/1 or soft
             out = model(**batch)
-            loss = torch.nn.functional.cross_entropy(out.logits.float(), y)
+            loss = torch.nn.functional.cross_entropy(out.logits.float(), torch.stack([1.0 - y, y], dim=1))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()

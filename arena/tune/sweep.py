@@ -77,7 +77,7 @@ def _trial_rows(grid, metric: str) -> list[dict[str, Any]]:
     return rows
 
 
-def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: list[int], val_texts: list[str],
+def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: list[float], val_texts: list[str],
               val_labels: list[int], *, rnd: int, seed: int, tags: dict[str, str] | None = None,
               parent_run_id: str | None = None, progress: bool = False) -> SweepResult:
     """Sweep, then copy the best trial's best checkpoint to OUT/models/round-``rnd``."""

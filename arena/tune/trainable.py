@@ -21,7 +21,7 @@ class SweepJob:
     out_dir: str
     champion_version: str
     texts: list[str]
-    labels: list[int]
+    labels: list[float]  # 0/1 or soft targets (replay distillation)
     val_texts: list[str]
     val_labels: list[int]
     seed: int

@@ -118,6 +118,15 @@ def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
     for f in train_sets:
         texts = set(pq.read_table(f)["text"].to_pylist())
         assert not texts & forbidden, f"{f.name}: {len(texts & forbidden)} test-derived texts in training"
+    # replay is distilled from the champion (soft labels in (0, 1)); evasions are 1, perturbed benign 0
+    summary = json.loads((campaign / "summary.json").read_text())
+    first = next(r for r in summary["rounds"] if r["training_set"])
+    labels = pq.read_table(campaign / "train_sets" / f"round={first['round']}.parquet")["label"].to_pylist()
+    n_replay = first["training_set"]["replay"]
+    assert all(0.0 <= y <= 1.0 for y in labels)
+    assert any(0.0 < y < 1.0 for y in labels[:n_replay])
+    assert labels[n_replay:] == [1.0] * first["training_set"]["evasions"] + [0.0] * (len(labels) - n_replay
+                                                                                     - first["training_set"]["evasions"])
     # and training evasions come only from the train split
     train_ids = {i for i, _ in state["pools"]["attack_train"]}
     rows = RecordStore(campaign).read(pools=["train"]).to_pydict()

@@ -73,3 +73,27 @@ def test_models_list_history_rollback(trained: Path, capsys: pytest.CaptureFixtu
 def test_moderate_without_champion_is_clear(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     assert main(["moderate", "--out", str(tmp_path), "hello"]) == 2
     assert "arena train" in capsys.readouterr().err
+
+
+def test_soft_targets_pull_scores_toward_them(trained: Path, repo_root: Path):
+    """Replay distillation trains on P(toxic) targets in [0, 1]; anything else is a clear error."""
+    from arena.config import load_config
+    from arena.defend import Defender, train_defender
+    from arena.errors import ModelError
+
+    texts = ["you are a stupid idiot", "have a lovely day", "shut up you moron", "what a game last night",
+             "go to hell", "thanks for the help", "this is garbage and so are you", "see you tomorrow"]
+    val_y = [1, 0, 1, 0, 1, 0, 1, 0]
+    d = Defender.load(trained / "models" / "baseline", trainable=True)
+    before = d.score(texts)
+    cfg = load_config(repo_root / "configs/test.yaml").train.model_copy(
+        update={"epochs": 4, "lr": 5e-3, "patience": 4, "batch_size": 4, "calibrate_threshold": False})
+    train_defender(d, texts, [0.8] * len(texts), texts, val_y, cfg, progress=False)
+    after = d.score(texts)
+
+    def gap(xs):  # mean distance to the soft target
+        return sum(abs(x - 0.8) for x in xs) / len(xs)
+
+    assert gap(after) < 0.5 * gap(before), (before, after)
+    with pytest.raises(ModelError, match="soft target"):
+        train_defender(d, texts, [1.5] + [0] * 7, texts, val_y, cfg, progress=False)
