@@ -341,6 +341,7 @@ class Campaign:
         from arena.registry import CHAMPION
 
         cfg, seed = self.cfg, self.cfg.seed
+        t0 = time.perf_counter()
         campaign_id = f"c-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         splits = load_splits(cfg)
         champion = self.registry.get_alias(CHAMPION)
@@ -406,6 +407,7 @@ class Campaign:
             "baseline_eval": None,
             "rounds": [],
         }
+        state["setup_s"] = time.perf_counter() - t0  # pools + frozen/benign suites (+ baseline training if any)
         self._save_state(state)
         return state
 
@@ -700,6 +702,7 @@ class Campaign:
                 "train_strategies": self.train_strategies,
                 "pools": {k: len(v) for k, v in state["pools"].items()},
                 "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"]),
+                "setup_s": state.get("setup_s"),
                 "review": review_stats(self.out)}
 
     def _write_summary(self, state: dict[str, Any]) -> None:

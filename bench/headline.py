@@ -70,11 +70,17 @@ def main() -> int:
         "clean_macro_f1": [r["clean_macro_f1"] for r in rounds],
         "benign_perturbed_fpr": [r["benign_perturbed_fpr"] for r in rounds],
         "promoted": [r["promoted"] for r in rounds],
+        "threshold": [r.get("threshold", summary.get("threshold")) for r in rounds],
+        "gate": [None if not r.get("gate") else {k: r["gate"].get(k) for k in (
+            "detection_gain", "ci_low", "ci_high", "clean_f1_delta", "clean_f1_delta_vs_baseline", "fpr_delta",
+            "fpr_delta_vs_baseline", "reasons", "challenger_version")} for r in rounds],
         "first_round_ge_95": first95,
         "worst_clean_f1_delta": f1_floor,
         "max_fpr_rise": fpr_rise,
         "wall_s_rounds_1_to_n": wall,
         "wall_s_round0": r0["wall_s"],
+        "setup_s": summary.get("setup_s"),  # pools + frozen suite, before round 0 (None: older campaigns)
+        "wall_s_all": (summary.get("setup_s") or 0.0) + sum(r["wall_s"] for r in rounds),
         "checks": checks,
         "round_breakdown": _breakdown(rounds),
     }
