@@ -302,6 +302,7 @@ class Campaign:
         self.records = RecordStore(self.out)
         self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
         self.threshold = self.cfg.defender.threshold
+        self._thresholds: dict[str, float] = {}  # registry version -> its saved decision threshold
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
         names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
@@ -416,10 +417,9 @@ class Campaign:
         from arena.defend.classifier import Defender
 
         version = str(version)
-        cache = self.__dict__.setdefault("_thresholds", {})
-        if version not in cache:
-            cache[version] = float(Defender.read_spec(self.registry.resolve(version)[1]).threshold)
-        return cache[version]
+        if version not in self._thresholds:
+            self._thresholds[version] = float(Defender.read_spec(self.registry.resolve(version)[1]).threshold)
+        return self._thresholds[version]
 
     def _floor(self, arms: Sequence[str]) -> float:
         return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
