@@ -113,6 +113,9 @@ def _headline(h: dict) -> list[str]:
         "| challenger promoted | " + " | ".join("yes" if x else "" for x in h["promoted"]) + " |",
         *(["| champion's threshold (chosen on val) | " + " | ".join(f"{x:.2f}" for x in h["threshold"]) + " |"]
           if h.get("threshold") and None not in h["threshold"] else []),
+        *(["| challenger: detection gain / clean F1 / FPR vs champion (points) | " + " | ".join(
+            "" if not g else f"{100 * g['detection_gain']:+.1f} / {100 * g['clean_f1_delta']:+.1f} / "
+            f"{100 * g['fpr_delta']:+.1f}" for g in h["gate"]) + " |"] if h.get("gate") else []),
         "",
         "| target | measured | |",
         "| --- | --- | --- |",
@@ -126,8 +129,6 @@ def _headline(h: dict) -> list[str]:
         f"| 10 rounds <= 30 min on 2 cores | rounds 1..{n}: {h['wall_s_rounds_1_to_n'] / 60:.1f} min; with round 0"
         + (f" and the setup (pools, suites: {h['setup_s'] / 60:.1f} min)" if h.get("setup_s") is not None else "")
         + f": {h.get('wall_s_all', 0) / 60:.1f} min | {mark[c['ten_rounds_le_30min']]} |",
-        "| threshold by round (each champion's own, chosen on val) | "
-        + " / ".join(f"{x:.2f}" for x in h.get("threshold") or []) + " | |",
         "",
     ]
     bd = h.get("round_breakdown")
