@@ -51,7 +51,7 @@ headline: setup  ## the headline campaign: the default config, 10 rounds, from t
 
 bench: setup  ## benchmarks on a finished headline campaign (`make headline` first); JSON under bench/results/, README table
 	@test -f $(HEADLINE_OUT)/summary.json || { echo "error: $(HEADLINE_OUT)/summary.json not found: run \`make headline\` first (it trains the champion and runs the 10-round campaign that make bench measures)"; exit 1; }
-	$(BIN)/python bench/inference.py --model $(HEADLINE_OUT)/models/baseline --out bench/results
+	$(BIN)/python bench/inference.py --model $(HEADLINE_OUT)/models/baseline --sweep 32 --out bench/results
 	$(BIN)/python bench/llm_throughput.py
 	$(BIN)/python bench/robustness.py --run $(HEADLINE_OUT) --out bench/results
 	$(BIN)/python bench/headline.py --run $(HEADLINE_OUT) --out bench/results

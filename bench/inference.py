@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inference.json")
     args = ap.parse_args(argv)
+    if args.out.is_dir() or not args.out.suffix:  # a folder (as the other benchmarks take): FOLDER/inference.json
+        args.out = args.out / "inference.json"
 
     import torch
     from torch.utils.flop_counter import FlopCounterMode

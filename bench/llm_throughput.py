@@ -92,8 +92,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "llm_throughput.json")
-    ap.add_argument("--machine-note", default="shared machine: other engineers were running jobs on the same "
-                                               "cores, so absolute timings are noisy; the ratio is more stable")
+    ap.add_argument("--machine-note", default=None, help="free text stored with the results (e.g. what else ran)")
     args = ap.parse_args(argv)
 
     prompts = build_prompts()
@@ -110,6 +109,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     "llama_cpp_python": _version("llama-cpp-python"), "transformers": _version("transformers"),
                     "torch": _version("torch"), "gguf": _version("gguf")},
         "machine_note": args.machine_note,
+        "load_avg_at_end": None,
         "backends": results,
     }
     if {"llama_cpp", "transformers"} <= results.keys():
@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "tokens_per_s": round(lc["tokens_per_s"] / tf["tokens_per_s"], 2),
             "s_per_sample_speedup": round(tf["s_per_sample"] / lc["s_per_sample"], 2),
         }
+    report["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 

@@ -66,7 +66,9 @@ def render() -> str:
     if llm:
         lc, tf = llm["backends"]["llama_cpp"], llm["backends"]["transformers"]
         out += [
-            "**Attacker LLM** (`bench/llm_throughput.py`, SmolLM2-135M-Instruct Q4_1, 1 thread, shared machine)",
+            f"**Attacker LLM** (`{llm['command']}`, SmolLM2-135M-Instruct Q4_1, {llm['settings']['threads']} "
+            f"thread(s){'; load average at the end ' + ', '.join(map(str, llm['load_avg_at_end'])) if llm.get('load_avg_at_end') else ''}"
+            f"{'; ' + llm['machine_note'] if llm.get('machine_note') else ''})",
             "",
             "| backend | tokens/s | s/sample |",
             "| --- | --- | --- |",
