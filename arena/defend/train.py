@@ -8,6 +8,7 @@ The best epoch's trainable weights are restored at the end, so ``defender`` is t
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -100,7 +101,7 @@ def train_defender(
         raise ModelError("texts and labels differ in length")
     if not train_texts:
         raise ModelError("empty training set")
-    bad = sorted({y for y in train_labels if not (isinstance(y, (int, float)) and 0.0 <= float(y) <= 1.0)}, key=str)
+    bad = sorted({y for y in train_labels if not (isinstance(y, numbers.Real) and 0.0 <= float(y) <= 1.0)}, key=str)
     if bad:
         raise ModelError(f"labels must be 0/1 (or a soft target P(toxic) in [0, 1]), got {bad[:5]}")
     if cfg.num_threads:
