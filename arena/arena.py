@@ -309,15 +309,15 @@ class Campaign:
         names = [n for n in names if n not in infos or (
             n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families))]
         self.attacker = Attacker(self.cfg, names, progress=progress, log=self.log, strategy_factory=strategy_factory)
-        self.families, self.family_sets = self.attacker.families, self.attacker.family_sets
+        self.strategies, self.families, self.family_sets = (self.attacker.strategies, self.attacker.families,
+                                                            self.attacker.family_sets)
         held = cfg.campaign.heldout_family
-        if held is not None and not any(held in infos[n].families for n in names):
+        if held is not None and not any(held in self.family_sets[n] for n in names):
             raise ConfigError(f"campaign.heldout_family={held!r} matches no configured strategy")
-        self.heldout = [n for n in names if held is not None and held in infos[n].families]
+        self.heldout = [n for n in names if held is not None and held in self.family_sets[n]]
         self.train_strategies = [n for n in names if n not in self.heldout]
         if not self.train_strategies:
             raise ConfigError("every configured strategy is in the held-out family: nothing to train on")
-        self.strategies = names
         self.state_file = self.out / "state.json"
 
     # ------------------------------------------------------------------ helpers
@@ -438,6 +438,14 @@ class Campaign:
         clean = classification_report(test.labels, scores[f + b :], thr)
         return Evaluation(version, [s >= thr for s in scores[:f]], [s >= thr for s in scores[f : f + b]], clean, thr)
 
+    def gate(self, champion: Evaluation, challenger: Evaluation, state: dict[str, Any], rnd: int):
+        """The promotion decision (arena/gate.py) on the frozen suite's trained families, against the
+        champion and the round-0 baseline (``state["baseline_eval"]``; the champion when unset)."""
+        items = [i for i, it in enumerate(state["frozen"]) if it["strategy"] not in self.heldout]
+        base = Evaluation(**state["baseline_eval"]) if state.get("baseline_eval") else champion
+        return decide(champion.gate_input(items), challenger.gate_input(items), base.gate_input(items),
+                      self.cfg.campaign.gate, seed=self.cfg.seed + rnd)
+
     def _metrics(self, ev: Evaluation, state: dict[str, Any]) -> dict[str, Any]:
         frozen = state["frozen"]
         per: dict[str, list[bool]] = {}
@@ -477,9 +485,7 @@ class Campaign:
             bandit = ThompsonBandit.from_dict(state[bandit_key])
             items = rng.sample(pool, min(count, len(pool)))
             arms = [bandit.choose() for _ in items]
-            llm_idx = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
-            for k in llm_idx[self.cfg.campaign.llm_attacks_per_round:]:  # the LLM's per-round budget
-                arms[k] = rng.choice([a for a in bandit.arms if "llm" not in self.family_sets[a]] or [arms[k]])
+            self._cap_llm(arms, bandit.arms, rng)
             results = self.attacker.attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
                                    scorer, n=2, targeted=self.cfg.attack.search != "none")
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
@@ -501,6 +507,14 @@ class Campaign:
             state[bandit_key] = bandit.to_dict()
         success = _mean(live_success) if live_success else None
         return rows, success, {k: _mean(v) for k, v in sorted(per_strategy.items())}
+
+    def _cap_llm(self, arms: list[str], alternatives: Sequence[str], rng: random.Random) -> None:
+        """The LLM's per-round budget (``campaign.llm_attacks_per_round``; seconds per text on CPU):
+        LLM arms beyond it are redrawn, in place, from the non-LLM ``alternatives`` (if any)."""
+        cheap = [a for a in alternatives if "llm" not in self.family_sets[a]]
+        llm = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
+        for k in llm[self.cfg.campaign.llm_attacks_per_round:] if cheap else []:
+            arms[k] = rng.choice(cheap)
 
     def _training_set(self, state, rnd: int, splits) -> tuple[list[str], list[float], dict[str, int]]:
         """Clean replay + valid train-pool evasions (all rounds so far) + perturbed benign (label 0).
@@ -524,11 +538,7 @@ class Campaign:
                        len(pools.benign_train))
         benign_src = rng.sample(pools.benign_train, n_benign)
         arms = [rng.choice(self.train_strategies) for _ in benign_src]
-        # the LLM costs seconds per text on CPU: it gets the same per-round budget as in live attacks
-        llm_arms = [k for k, a in enumerate(arms) if "llm" in self.family_sets[a]]
-        cheap = [a for a in self.train_strategies if "llm" not in self.family_sets[a]]
-        for k in llm_arms[self.cfg.campaign.llm_attacks_per_round:] if cheap else []:
-            arms[k] = rng.choice(cheap)
+        self._cap_llm(arms, self.train_strategies, rng)
         perturbed = self.attacker.attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
         benign = [c.text for _, c, _ in perturbed if c is not None]
         replay_labels: list[float] = [y for *_, y in replay]
@@ -625,10 +635,7 @@ class Campaign:
             timings["retrain_s"] = time.perf_counter() - t
             t = time.perf_counter()
             cev = self.evaluate(challenger, state, splits)
-            train_items = [i for i, it in enumerate(state["frozen"]) if it["strategy"] not in self.heldout]
-            base = Evaluation(**state["baseline_eval"])
-            decision = decide(ev.gate_input(train_items), cev.gate_input(train_items), base.gate_input(train_items),
-                              self.cfg.campaign.gate, seed=self.cfg.seed + rnd)
+            decision = self.gate(ev, cev, state, rnd)
             gate = {**decision.to_dict(), "challenger_version": challenger,
                     "challenger": self._metrics(cev, state)}
             timings["gate_s"] = time.perf_counter() - t

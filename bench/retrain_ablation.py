@@ -48,10 +48,9 @@ def main() -> int:
     ap.add_argument("--out", default="bench/results/retrain_ablation.jsonl")
     args = ap.parse_args()
 
-    from arena.arena import Campaign, Evaluation
+    from arena.arena import Campaign
     from arena.baseline import load_splits
     from arena.config import load_config
-    from arena.gate import decide
 
     run = Path(args.run)
     if not (run / "state.json").is_file():
@@ -94,11 +93,8 @@ def main() -> int:
                                                     cfg.seed + 100 + args.round, {"ablation": "1"})
         train_s = time.perf_counter() - t0
         champ_ev = camp.evaluate(champion, state, splits)
-        base_ev = Evaluation(**state["baseline_eval"]) if state.get("baseline_eval") else champ_ev
         chall_ev = camp.evaluate(challenger, state, splits)
-        items = [i for i, it in enumerate(state["frozen"]) if it["strategy"] not in camp.heldout]
-        decision = decide(champ_ev.gate_input(items), chall_ev.gate_input(items), base_ev.gate_input(items),
-                          cfg.campaign.gate, seed=cfg.seed + args.round)
+        decision = camp.gate(champ_ev, chall_ev, state, args.round)
         metrics = camp._metrics(chall_ev, state)
         row = {"run": str(run), "round": args.round, "overrides": args.set, "flagged_only": args.flagged_only,
                "training_set": info, "train_s": round(train_s, 1), "gate": decision.to_dict(),
