@@ -55,6 +55,8 @@ bench: setup  ## benchmarks on a finished headline campaign (`make headline` fir
 	$(BIN)/python bench/llm_throughput.py
 	$(BIN)/python bench/robustness.py --run $(HEADLINE_OUT) --out bench/results
 	$(BIN)/python bench/headline.py --run $(HEADLINE_OUT) --out bench/results
+	$(BIN)/python bench/serve_load.py --out $(HEADLINE_OUT) --result bench/results/serve_load.json
+	$(BIN)/python bench/serve_load.py --out $(HEADLINE_OUT) --texts-per-request 8 --result bench/results/serve_load_8texts.json
 	$(BIN)/python bench/readme_results.py --write
 
 clean:

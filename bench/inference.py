@@ -7,7 +7,11 @@ In one process, on the same merged model, tokenizer and texts (TweetEval offensi
 * ``pipeline_bs1``  ``transformers.pipeline("text-classification")`` with its default batch size
                     (one text per forward pass, as a naive user calls it);
 * ``pipeline_bs32`` the same pipeline with ``batch_size=32`` (pads each batch of 32 texts in input
-                    order to its longest text).
+                    order to its longest text);
+* ``onnx``          ``Defender.score`` through ONNX Runtime (``use_onnx``: the Serve defender's CPU
+                    runtime), same batches as ``serving``;
+* ``torch_arrivalsK`` / ``onnx_arrivalsK`` (``--arrivals``): the texts in input order, K at a time,
+                    as a Serve replica meets them (one ``score`` call per K arriving texts).
 
 The defender's default head is a mean-pooling head (a plain ``nn.Module``), so the pipeline gets a
 thin ``PreTrainedModel`` around the very same encoder and classifier modules (shared weights, not
@@ -142,7 +146,7 @@ def gemm_peak(n: int, repeats: int) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- methods
-def make_methods(defender, texts: list[str], sweep: list[int]) -> dict[str, Any]:
+def make_methods(defender, onnx_defender, texts: list[str], sweep: list[int], arrivals: list[int]) -> dict[str, Any]:
     from transformers import pipeline
     from transformers.utils import logging as hf_logging
 
@@ -175,7 +179,24 @@ def make_methods(defender, texts: list[str], sweep: list[int]) -> dict[str, Any]
     }
     for bs in sweep:
         methods[f"serving_bs{bs}"] = lambda bs=bs: defender.score(texts, batch_size=bs)
+    methods["onnx"] = lambda: onnx_defender.score(texts)
+
+    def arriving(model, k: int):
+        return lambda: [s for i in range(0, len(texts), k) for s in model.score(texts[i : i + k])]
+
+    for k in arrivals:
+        methods[f"torch_arrivals{k}"] = arriving(defender, k)
+        methods[f"onnx_arrivals{k}"] = arriving(onnx_defender, k)
     return methods
+
+
+def onnx_twin(defender, threads: int):
+    """The same defender scoring through ONNX Runtime (exported to a temporary folder)."""
+    import copy
+    import tempfile
+
+    twin = copy.copy(defender)
+    return twin.use_onnx(tempfile.mkdtemp(prefix="arena-onnx-"), threads=threads)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -199,6 +220,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         metavar="BS",
         help="also time Defender.score(texts, batch_size=BS) for each BS (serving uses 128)",
     )
+    ap.add_argument("--arrivals", type=int, nargs="*", default=[1, 8, 32], metavar="K",
+                    help="also time torch and ONNX scoring K texts per call, in input order (default: 1 8 32)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "inference.json")
     args = ap.parse_args(argv)
     if args.out.is_dir() or not args.out.suffix:  # a folder (as the other benchmarks take): FOLDER/inference.json
@@ -216,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     texts = load_splits(load_config(args.config))["test"].texts[: args.n]
     defender, model_desc = load_defender(args.model, args.config)
     encoder = getattr(defender.model, "encoder", None) or defender.model.base_model
-    methods = make_methods(defender, texts, args.sweep)
+    methods = make_methods(defender, onnx_twin(defender, torch.get_num_threads()), texts, args.sweep, args.arrivals)
     peak_before = gemm_peak(args.gemm_n, 10)
 
     # untimed pass per method: warm-up, outputs, batch shapes (the hook is off while timing)
@@ -226,6 +249,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scores[name] = fn()
         rec.close()
         shapes[name] = rec.shapes
+    for name in methods:  # ONNX runs the same batches as its torch twin; the hook cannot see them
+        if name.startswith("onnx"):
+            shapes[name] = shapes["serving" if name == "onnx" else name.replace("onnx", "torch", 1)]
     with FlopCounterMode(display=False) as fc:
         methods["serving"]()
     counted_serving = fc.get_total_flops()
@@ -326,7 +352,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"({report['speedup_serving_vs_pipeline_bs1']}x) and bs32 {p32['texts_per_s_best']} "
         f"({report['speedup_serving_vs_pipeline_bs32']}x); agreement {p1['agreement_with_serving']:.4f}/"
         f"{p32['agreement_with_serving']:.4f}; serving {s['achieved_gflops_best']} GFLOP/s = "
-        f"{s['fraction_of_gemm_peak_best']:.0%} of the {report['gemm_peak']['gflops_used']} GFLOP/s GEMM peak"
+        f"{s['fraction_of_gemm_peak_best']:.0%} of the {report['gemm_peak']['gflops_used']} GFLOP/s GEMM peak; "
+        f"onnx {results['onnx']['texts_per_s_best']} texts/s"
+        + "".join(f"; {k} at a time: torch {results[f'torch_arrivals{k}']['texts_per_s_best']} vs onnx "
+                  f"{results[f'onnx_arrivals{k}']['texts_per_s_best']}" for k in args.arrivals)
     )
     print(f"wrote {args.out}; reproduce: ARENA_DATA_MIRROR=/work/shared/data {report['command']}")
     return report

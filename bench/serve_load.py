@@ -3,12 +3,17 @@
     python bench/serve_load.py --out runs/arena                 # champion from that registry
     python bench/serve_load.py --out runs/bench --train 1024    # train one first (default config, subset)
 
-For each mode the app is deployed on 127.0.0.1 (defender: 1 CPU, ``--torch-threads``), warmed up,
-then ``--clients`` concurrent clients (asyncio + httpx, one request in flight each) send
-``--texts-per-request`` test-split tweets per request for ``--duration`` seconds. Bounded: at most
-16 clients and 60 s of load in all (``--duration`` is per mode). Reports throughput (texts/s,
-requests/s), latency p50/p99 per request, errors, and the defender's mean batch size; writes
-bench/results/serve_load.json and prints one summary line.
+For each mode the app is deployed on 127.0.0.1 (defender: 1 logical CPU, ``--threads`` threads,
+``--runtime``), warmed up, then ``--clients`` concurrent clients (asyncio + httpx, one request in
+flight each) send ``--texts-per-request`` test-split tweets per request for ``--duration`` seconds.
+Bounded: at most 16 clients and 60 s of measured load in all (``--duration`` is per mode). Reports
+throughput (texts/s, requests/s), latency p50/p99 per request, errors, and the defender's mean
+batch size; writes bench/results/serve_load.json and prints one summary line.
+
+Modes: ``batching_on`` / ``batching_off`` serve the real champion; ``serve_ceiling`` deploys the
+same two hops (FastAPI ingress -> ``@serve.batch`` deployment) with a deployment that returns a
+constant instead of running a model: it measures what Ray Serve itself costs on this machine, the
+upper bound of any model behind it.
 """
 
 from __future__ import annotations
@@ -81,8 +86,52 @@ async def _load(url: str, texts: list[str], clients: int, per_request: int, dura
             "mean_ms": round(statistics.fmean(latencies) * 1000, 1) if latencies else None}
 
 
+def serve_ceiling(args, texts: list[str], port: int) -> dict:
+    """The ingress -> batched-deployment path with no model: Ray Serve's own cost on this machine."""
+    from fastapi import FastAPI
+    from ray import serve
+
+    from arena.serve.app import LOGGING
+
+    api = FastAPI()
+
+    @serve.deployment(name="Constant", max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.1},
+                      logging_config=LOGGING)
+    class Constant:
+        @serve.batch(max_batch_size=args.max_batch_size, batch_wait_timeout_s=args.batch_wait_timeout_s)
+        async def _score(self, texts: list[str]) -> list[float]:
+            return [0.0] * len(texts)
+
+        async def moderate(self, texts: list[str]) -> list[float]:
+            return list(await asyncio.gather(*(self._score(t) for t in texts)))
+
+    @serve.deployment(name="Ingress", max_ongoing_requests=256, ray_actor_options={"num_cpus": 0.1},
+                      logging_config=LOGGING)
+    @serve.ingress(api)
+    class Ingress:
+        def __init__(self, scorer) -> None:
+            self.scorer = scorer
+
+        @api.post("/api/v1/moderate")
+        async def moderate(self, body: dict) -> dict:
+            return {"scores": await self.scorer.moderate.remote(body["texts"])}
+
+    serve.run(Ingress.bind(Constant.bind()), name="ceiling", route_prefix="/")
+    url = f"http://127.0.0.1:{port}"
+    asyncio.run(_load(url, texts, args.clients, args.texts_per_request, args.warmup))
+    result = asyncio.run(_load(url, texts, args.clients, args.texts_per_request, args.duration))
+    result.update(mode="serve_ceiling", max_batch_size=args.max_batch_size,
+                  batch_wait_timeout_s=args.batch_wait_timeout_s, mean_batch_size=None, model_version=None,
+                  runtime="none (constant)")
+    serve.delete("ceiling")
+    return result
+
+
 def run_mode(name: str, args, texts: list[str], port: int) -> dict:
     from ray import serve
+
+    if name == "serve_ceiling":
+        return serve_ceiling(args, texts, port)
 
     from arena.serve.app import build_app
     from arena.serve.schemas import AppArgs
@@ -91,7 +140,7 @@ def run_mode(name: str, args, texts: list[str], port: int) -> dict:
     app_args = AppArgs(out_dir=str(Path(args.out).resolve()), config=args.config, device="cpu",
                        max_batch_size=args.max_batch_size if batching else 1,
                        batch_wait_timeout_s=args.batch_wait_timeout_s if batching else 0.0,
-                       defender_num_cpus=1, torch_threads=args.torch_threads, attacker_num_cpus=0.1,
+                       defender_num_cpus=1, torch_threads=args.threads, runtime=args.runtime, attacker_num_cpus=0.1,
                        ingress_num_cpus=0.1, max_texts_per_request=max(64, args.texts_per_request))
     serve.run(build_app(app_args), name="bench", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
@@ -104,7 +153,7 @@ def run_mode(name: str, args, texts: list[str], port: int) -> dict:
     result.update(mode=name, max_batch_size=app_args.max_batch_size, batch_wait_timeout_s=app_args.batch_wait_timeout_s,
                   defender_batches=batches,
                   mean_batch_size=round((after["texts"] - before["texts"]) / batches, 2) if batches else None,
-                  model_version=after["version"])
+                  model_version=after["version"], runtime=after["runtime"])
     serve.delete("bench")
     return result
 
@@ -115,16 +164,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", default=str(REPO / "configs" / "default.yaml"))
     p.add_argument("--train", type=int, metavar="N", help="first train a champion on N train texts (1 epoch)")
     p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--duration", type=float, default=25.0, help="seconds of measured load per mode")
+    p.add_argument("--duration", type=float, default=18.0, help="seconds of measured load per mode")
     p.add_argument("--warmup", type=float, default=3.0)
     p.add_argument("--texts-per-request", type=int, default=1)
     p.add_argument("--max-batch-size", type=int, default=32)
     p.add_argument("--batch-wait-timeout-s", type=float, default=0.01)
-    p.add_argument("--torch-threads", type=int, default=1)
-    p.add_argument("--modes", default="batching_on,batching_off")
+    p.add_argument("--threads", type=int, default=2, help="defender threads (torch or onnxruntime)")
+    p.add_argument("--runtime", choices=["auto", "torch", "onnx"], default="auto",
+                   help="defender runtime (auto = onnx on CPU, as the Serve app)")
+    p.add_argument("--modes", default="batching_on,batching_off,serve_ceiling",
+                   help="comma-separated: batching_on, batching_off, serve_ceiling")
     p.add_argument("--result", default=str(REPO / "bench" / "results" / "serve_load.json"))
     args = p.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
+    unknown = sorted(set(modes) - {"batching_on", "batching_off", "serve_ceiling"})
+    if unknown or not modes:
+        p.error(f"--modes: unknown {unknown or 'empty'}; choose from batching_on, batching_off, serve_ceiling")
     if not 1 <= args.clients <= MAX_CLIENTS:
         p.error(f"--clients must be 1..{MAX_CLIENTS}")
     if (args.duration + args.warmup) * len(modes) > MAX_LOAD_S + 10 or args.duration * len(modes) > MAX_LOAD_S:
@@ -157,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
         serve.shutdown()
     report = {"bench": "serve_load", "endpoint": "POST /api/v1/moderate", "clients": args.clients,
               "texts_per_request": args.texts_per_request, "duration_s_per_mode": args.duration,
-              "torch_threads": args.torch_threads, "defender_num_cpus": 1, "machine": {
+              "threads": args.threads, "runtime": args.runtime, "defender_num_cpus": 1,
+              "command": "python " + " ".join([str(Path(sys.argv[0]))] + (argv if argv is not None else sys.argv[1:])),
+              "machine": {
                   "cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
                   "load_avg_1m": round(os.getloadavg()[0], 2)},
               "model": {"out": str(Path(args.out).resolve()), "trained_here_on": args.train,

@@ -42,7 +42,8 @@ class DefenderDeployment:
         import torch
 
         self.args = args
-        torch.set_num_threads(args.torch_threads or max(1, int(args.defender_num_cpus)))
+        self._threads = args.torch_threads or max(1, int(args.defender_num_cpus))
+        torch.set_num_threads(self._threads)
         self.registry = _registry(args)
         self._lock = threading.Lock()
         self._stats = {"batches": 0, "texts": 0, "max_batch": 0, "swaps": 0}
@@ -65,7 +66,7 @@ class DefenderDeployment:
             swapped = False
             if version is not None and (self._current is None or self._current[1] != version):
                 first = self._current is None
-                model = self.registry.load_defender(version, device=self.args.device)
+                model = self._load(version)
                 self._current = (model, version)  # one assignment: in-flight batches keep the old model
                 self._stats["swaps"] += 0 if first else 1
                 swapped = not first
@@ -73,6 +74,16 @@ class DefenderDeployment:
         if served is not None and served.isdigit():
             m.champion_version().set(int(served))
         return {"version": served, "swapped": swapped}
+
+    def _load(self, version: str):
+        model = self.registry.load_defender(version, device=self.args.device)
+        runtime = self.args.runtime
+        if runtime == "auto":
+            runtime = "onnx" if model.device == "cpu" else "torch"
+        if runtime == "onnx":
+            cache = Path(self.args.out_dir) / ".model_cache" / "onnx" / self.args.model_name / str(version)
+            model.use_onnx(cache, threads=self._threads)
+        return model
 
     def _poll(self) -> None:
         while not self._stop.wait(self.args.poll_interval_s):
@@ -110,7 +121,8 @@ class DefenderDeployment:
         return self._current[1] if self._current else None
 
     def stats(self) -> dict[str, Any]:
-        return {**self._stats, "version": self.version(), "pid": os.getpid()}
+        runtime = self._current[0].runtime if self._current else None
+        return {**self._stats, "version": self.version(), "runtime": runtime, "pid": os.getpid()}
 
     def check_health(self) -> None:
         if self._current is None:

@@ -50,7 +50,11 @@ class AppArgs(_Strict):
     attacker_num_cpus: float = Field(0.25, ge=0)
     attacker_num_gpus: float = Field(0.0, ge=0, le=1)
     ingress_num_cpus: float = Field(0.25, ge=0)
-    torch_threads: int | None = Field(None, ge=1, description="Defender torch threads (None = its CPUs, >= 1).")
+    torch_threads: int | None = Field(None, ge=1, description="Defender threads, torch or onnxruntime "
+                                      "(None = its CPUs, >= 1).")
+    runtime: Literal["auto", "torch", "onnx"] = Field(
+        "auto", description="Defender runtime: onnx = the merged model exported to ONNX Runtime (CPU only, "
+        "checked against torch at load); auto = onnx on CPU, torch on CUDA.")
 
     def arena_config(self):
         """The arena config the app runs with (battles use it; its ``tracking`` points at the served registry)."""

@@ -76,6 +76,7 @@ def test_moderate_batches_concurrent_requests(app):
     assert after["texts"] - before["texts"] == len(texts)
     assert after["batches"] - before["batches"] < len(texts)  # requests shared forward batches
     assert after["max_batch"] > 1
+    assert after["runtime"] == "onnxruntime"  # runtime: auto on CPU (serve_configs/arena.yaml)
 
     multi = httpx.post(f"{app.url}/api/v1/moderate", json={"texts": ["have a nice day", "id\u200biot", "🙂 ok"]})
     assert multi.status_code == 200 and len(multi.json()["scores"]) == 3

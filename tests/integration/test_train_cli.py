@@ -97,3 +97,47 @@ def test_soft_targets_pull_scores_toward_them(trained: Path, repo_root: Path):
     assert gap(after) < 0.5 * gap(before), (before, after)
     with pytest.raises(ModelError, match="soft target"):
         train_defender(d, texts, [1.5] + [0] * 7, texts, val_y, cfg, progress=False)
+
+
+TEXTS = ["you are a stupid idiot", "have a lovely day", "ok", "", "what a game last night " * 30,
+         "shut up you moron, nobody asked", "thanks for the help with the move yesterday"]
+
+
+def test_onnx_runtime_matches_torch_and_reuses_its_export(trained: Path, tmp_path: Path):
+    from arena.defend import Defender
+
+    model_dir = trained / "models" / "baseline"
+    torch_scores = Defender.load(model_dir, device="cpu").score(TEXTS)
+    d = Defender.load(model_dir, device="cpu").use_onnx(tmp_path / "onnx", threads=1)
+    assert d.runtime == "onnxruntime"
+    assert d.score(TEXTS) == pytest.approx(torch_scores, abs=1e-5)
+    assert d.score(TEXTS, batch_size=2) == pytest.approx(torch_scores, abs=1e-5)  # padding, several batches
+    assert d.score([]) == []
+    stamp = (tmp_path / "onnx" / "defender.onnx").stat().st_mtime_ns
+    Defender.load(model_dir, device="cpu").use_onnx(tmp_path / "onnx")  # same weights: no new export
+    assert (tmp_path / "onnx" / "defender.onnx").stat().st_mtime_ns == stamp
+
+
+def test_onnx_export_follows_the_weights_and_refuses_a_wrong_file(trained: Path, tmp_path: Path):
+    import torch
+
+    from arena.defend import Defender
+    from arena.defend.onnx import export
+    from arena.errors import ModelError
+
+    model_dir = trained / "models" / "baseline"
+    Defender.load(model_dir, device="cpu").use_onnx(tmp_path)
+    changed = Defender.load(model_dir, device="cpu")
+    with torch.no_grad():
+        changed.model.classifier.bias += torch.tensor([2.0, -2.0])
+    expected = changed.score(TEXTS)
+    assert changed.use_onnx(tmp_path).score(TEXTS) == pytest.approx(expected, abs=1e-5)  # re-exported
+    # a file that is not the model its fingerprint names (e.g. replaced by hand) is refused at load
+    original = Defender.load(model_dir, device="cpu")
+    original.use_onnx(tmp_path)
+    export(changed, tmp_path / "defender.onnx")
+    with pytest.raises(ModelError, match="differ from torch"):
+        Defender.load(model_dir, device="cpu").use_onnx(tmp_path)
+    unmerged = Defender.load(model_dir, device="cpu", merge=False)
+    with pytest.raises(ModelError, match="merged"):
+        unmerged.use_onnx(tmp_path / "other")
