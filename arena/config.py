@@ -225,6 +225,8 @@ class RayConfig(_Model):
     num_gpus: GpuFractionsConfig = Field(default_factory=GpuFractionsConfig)
     actor_cpus: float = Field(0.25, ge=0, description="CPUs reserved by the attacker and defender actors each.")
     trainer_cpus: float = Field(1.0, gt=0, description="CPUs of the challenger training task (Tune off).")
+    worker_threads: int | None = Field(None, ge=1, description="torch threads of the coordinator, the defender "
+                                       "actor and the trainer task (None = the node's cores; Ray would give 1).")
     object_store_memory: int | None = Field(200_000_000, ge=78_643_200, description="Local cluster only: bytes.")
     max_restarts: int = Field(3, ge=-1, description="Actor restarts after a crash (-1 = unlimited).")
     max_task_retries: int = Field(3, ge=-1, description="Retries of an actor call interrupted by a crash.")

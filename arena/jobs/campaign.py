@@ -1,6 +1,6 @@
 """Run (or resume) a campaign as a Ray job: the coordinator, defender and attacker are actors.
 
-    ray start --head --node-ip-address=127.0.0.1 --num-cpus=2 --object-store-memory=200000000
+    ray start --head --node-ip-address=127.0.0.1 --num-cpus=4 --object-store-memory=200000000
     ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
         python -m arena.jobs.campaign --config configs/demo.yaml --rounds 3 --out $PWD/runs/arena
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
         assert info["gpu_ids"] == ["0"], info  # all three on the same device
         assert info["resources"]["GPU"] == pytest.approx(share), info
         assert info["cuda_visible_devices"] == "0"
+    # Ray starts a 0-CPU worker with OMP_NUM_THREADS=1; campaign workers take the node's cores
+    assert d["torch_threads"] == a["torch_threads"] == os.cpu_count()
     assert gpu_left == pytest.approx(0.0, abs=1e-6)  # the three shares fill the GPU
 
     # the GPU is full while defender + attacker + another 0.5 holder live: a 0.25 actor must wait
