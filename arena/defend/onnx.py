@@ -3,15 +3,16 @@
     d = Defender.load(path, device="cpu").use_onnx(cache_dir)   # d.score() now runs in onnxruntime
 
 Why: on a 2-core CPU the torch forward of all-MiniLM-L6 pays Python and dispatch overhead per
-layer, which dominates small batches. The same graph in ONNX Runtime runs the champion at about
-72 texts/s with 2 threads at batch 1, 8 and 32 (torch: 38 / 54 / 63), with the same labels on the
-whole OLID test split (max |score difference| 6e-7); bench/inference.py measures it.
+layer, which dominates small batches. The same graph in ONNX Runtime scores the champion at 67-70
+texts/s with 2 threads for texts arriving 1, 8 or 32 at a time (torch: 37 / 54 / 64), with the same
+labels on the whole TweetEval offensive test split (max |score difference| 5.5e-7); measured by
+bench/inference.py (its ``*_arrivals*`` rows).
 
 The export (torch's TorchScript-based exporter, input_ids + attention_mask -> logits, dynamic batch
 and sequence axes) is written once per model folder to ``cache_dir/defender.onnx`` with a
-``defender.onnx.json`` fingerprint of the saved weights, so a changed model is exported again. Every
-session is checked against torch on probe texts before it is used; a mismatch is an error, never a
-silent change of scores.
+``defender.onnx.json`` fingerprint of the merged weights, so a changed model is exported again.
+Every session is checked against torch on probe texts before it is used; a mismatch is an error,
+never a silent change of scores.
 """
 
 from __future__ import annotations
