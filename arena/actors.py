@@ -135,8 +135,9 @@ def use_worker_threads(rcfg) -> int:
     Ray starts workers with OMP_NUM_THREADS = their CPU reservation (1 for the 0-CPU coordinator,
     the 0.25-CPU actors and the 1-CPU trainer), but a campaign's stages run one after another
     (attack, retrain, gate), so each stage may use the whole node. Measured on 2 cores: the
-    `make demo` baseline epoch took 9.1 min in a job at 1 thread vs 5.6 min in-process at 2.
-    Tune trials keep ``cpus_per_trial`` threads (they run concurrently).
+    `make demo` baseline epoch took 576 s in a job at 1 thread, 371 s with this (336 s in-process).
+    Tune trials keep ``cpus_per_trial`` threads (they run concurrently). In a container,
+    ``os.cpu_count()`` may count the host's cores: set ``ray.worker_threads`` to the CPU limit.
     """
     import torch
 
