@@ -354,10 +354,10 @@ class Defender:
             return []
         enc = self.tokenizer(texts, truncation=True, max_length=self.spec.max_length)
         ids = enc["input_ids"]
-        waste = CPU_MAX_PAD_WASTE if self.device == "cpu" else None
+        batches = length_batches([len(x) for x in ids], batch_size, CPU_MAX_PAD_WASTE if self.device == "cpu" else None)
         out = [0.0] * len(ids)
         if self._onnx is not None:
-            for idx in length_batches([len(x) for x in ids], batch_size, waste):
+            for idx in batches:
                 for i, p in zip(idx, self._onnx.score([ids[i] for i in idx]), strict=True):
                     out[i] = p
             return out
@@ -367,7 +367,7 @@ class Defender:
         was_training = self.model.training
         self.model.eval()
         with torch.inference_mode():
-            for idx in length_batches([len(x) for x in ids], batch_size, waste):
+            for idx in batches:
                 batch = self.tokenizer.pad(
                     {k: [enc[k][i] for i in idx] for k in enc.keys()}, return_tensors="pt"
                 ).to(self.device)

@@ -77,8 +77,6 @@ def export(defender, path: Path) -> None:
                                             "attention_mask": {0: "batch", 1: "seq"}, "logits": {0: "batch"}},
                               opset_version=17, dynamo=False)
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
-    except ModelError:
-        raise
     except Exception as exc:
         raise ModelError(f"ONNX export of the defender failed: {exc!r}") from exc
     finally:
