@@ -39,12 +39,17 @@ class LoraConfig(_Model):
 
 
 class CanonicalizerConfig(_Model):
-    """Input normalisation in front of the classifier (a defence that is reported apart from learning)."""
+    """The defender's deterministic first layer (arena/defend/canonical.py), saved with the model."""
 
-    enabled: bool = False
-    nfkc: bool = Field(True, description="Unicode NFKC normalisation.")
+    enabled: bool = Field(True, description="Run the canonicaliser in front of the classifier.")
+    bidi: bool = Field(True, description="Texts with bidi controls put in display order (UAX #9, python-bidi).")
     strip_invisible: bool = Field(True, description="Drop zero-width, format (Cf) and bidi control characters.")
+    nfkc: bool = Field(True, description="Unicode NFKC, then combining marks on Latin/Greek/Cyrillic letters removed.")
     skeleton: bool = Field(True, description="Map confusable characters to their Latin prototype (UTS #39).")
+    emoji: bool = Field(True, description="Letter symbols to letters, emoji to words (emoji.demojize).")
+    join_separated: bool = Field(True, description="Join letters split by separators or spaces (f.u.c.k).")
+    squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
+    deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
 
 
 class DefenderConfig(_Model):

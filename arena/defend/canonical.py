@@ -1,24 +1,58 @@
-"""Input canonicaliser: a rule-based defence that runs in front of the classifier.
+"""Input canonicaliser: the deterministic first layer of the defender.
 
-Three steps, each switchable (``defender.canonicalizer`` in the config):
+It undoes what a renderer or a reader undoes for free, so the classifier does not have to learn
+each obfuscation from examples. Every step is switchable (``defender.canonicalizer`` in the
+config) and saved with the model in ``defender.json``; the same object runs in ``arena train``,
+campaign scoring, Serve, ONNX and ``arena eval`` (all of them call ``Defender.prepare``).
 
-1. **strip_invisible** — drop format characters (Unicode category Cf: zero-width space/joiners,
-   word joiner, soft hyphen, bidi embeddings/overrides/isolates, BOM) and variation selectors.
-2. **nfkc** — compatibility normalisation (fullwidth, mathematical alphanumerics, ligatures) and
-   removal of combining marks after NFKD (so stacked diacritics fall away).
-3. **skeleton** — map characters that are confusable with a Latin/ASCII letter to that letter,
-   in the spirit of the UTS #39 skeleton, using the Unicode confusables data shipped by the
-   ``confusable-homoglyphs`` package (no hand-typed tables).
+Steps, in order:
 
-Pure standard library plus that package's data; no torch.
+1. **bidi** — text that carries explicit bidi controls (embeddings, overrides, isolates) is put
+   into display order with the Unicode Bidirectional Algorithm (UAX #9, ``python-bidi``), so
+   ``RLO + "toidi" + PDF`` reads ``idiot``. Text without such controls is never reordered.
+2. **strip_invisible** — format characters (category Cf: zero-width space/joiners, word joiner,
+   soft hyphen, bidi controls, BOM), variation selectors and Hangul fillers are dropped.
+3. **nfkc** — compatibility normalisation (fullwidth, mathematical alphanumerics, ligatures,
+   circled letters), then combining marks on Latin, Greek and Cyrillic letters are removed (so
+   stacked diacritics fall away while Devanagari or Arabic vowel signs stay).
+4. **skeleton** — characters confusable with an ASCII letter or digit become that character
+   (the UTS #39 confusables data of ``confusable-homoglyphs``), in words that mix them with
+   ASCII letters or in texts that are mostly ASCII letters: a Russian sentence stays Russian.
+5. **emoji** — letter symbols (``🅾``, ``🇦``) become their letter (from their Unicode names) and
+   emoji become words (``emoji.demojize``: ``💩`` -> `` pile of poo ``); MiniLM's vocabulary
+   has no emoji, so without this step each is ``[UNK]``.
+6. **join_separated** — a run of 3+ single letters split by one repeated separator
+   (``f.u.c.k``, ``i-d-i-o-t``, ``s_t_u_p_i_d``) is joined; split by spaces (``f u c k``) only when
+   it has 4+ letters (``i m a`` stays).
+7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
+   word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
+8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
+   (``1d10t``, ``$hit``, ``f*ck``, ``st*pid``) becomes the most frequent known word it can spell
+   (for masks, explicit words first: ``sh**`` is ``shit``), and stays as it is when none matches;
+   numbers with a unit (``1st``, ``10am``), mentions, hashtags and links are left alone. Known words come from ``wordfreq``'s English list
+   (shipped inside its wheel).
+
+Clean text passes (almost) unchanged: :func:`changed_token_share` measures it (docs/retrain.md).
+Pure Python plus the data those packages ship; no torch, nothing downloaded.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import Any
+
+#: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
+STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
+                          "squeeze", "deobfuscate")
+#: Defender folders saved before a step existed load with it off (their behaviour is kept).
+LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "squeeze", "deobfuscate"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _is_invisible(ch: str) -> bool:
@@ -34,25 +68,51 @@ def strip_invisible(text: str) -> str:
     return "".join(ch for ch in text if not _is_invisible(ch))
 
 
+# ---------------------------------------------------------------------------- 1. bidi
+def resolve_bidi(text: str) -> str:
+    """Display order (UAX #9) of a text with explicit bidi controls; other texts are returned as is.
+
+    Only the controls make the stored order differ from what a reader sees in a left-to-right
+    context, so text without them (including plain Arabic or Hebrew) is never reordered. Each
+    line is resolved on its own, with the paragraph direction taken from its first strong letter.
+    """
+    if not _BIDI_CONTROLS.search(text):
+        return text
+    from bidi import get_display
+
+    return "\n".join(get_display(line) if _BIDI_CONTROLS.search(line) else line for line in text.split("\n"))
+
+
+# ---------------------------------------------------------------------------- 3. marks
+def _folds_marks(base: str) -> bool:
+    """Latin, Greek and Cyrillic letters (and ASCII) lose their combining marks; other scripts keep them."""
+    return ord(base) < 0x0530 or 0x1D00 <= ord(base) < 0x2000 or 0x2C60 <= ord(base) < 0x2C80 or (
+        0xA640 <= ord(base) < 0xA800)
+
+
 def strip_marks(text: str) -> str:
+    """Drop combining marks that sit on Latin, Greek or Cyrillic letters (``ï̸̈d̃ïȍt`` -> ``idiot``)."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    out: list[str] = []
+    base = " "
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            if _folds_marks(base):
+                continue
+        else:
+            base = ch
+        out.append(ch)
+    return unicodedata.normalize("NFC", "".join(out))
 
 
+# ---------------------------------------------------------------------------- 4. skeleton
 @lru_cache(maxsize=1)
 def _skeleton_table() -> dict[int, str]:
-    """Map every character confusable with a single ASCII letter or digit to that character."""
-    try:
-        from confusable_homoglyphs import confusables
-    except ImportError:  # pragma: no cover - dependency of the package
-        return {}
-    data = confusables._get_confusables_data() if hasattr(confusables, "_get_confusables_data") else None
-    if data is None:  # older/newer layouts: fall back to the module-level loader
-        from confusable_homoglyphs.utils import load
+    """Map every non-ASCII character confusable with a single ASCII letter or digit to it."""
+    from confusable_homoglyphs.confusables import confusables_data
 
-        data = load("confusables.json")
     table: dict[int, str] = {}
-    for ascii_ch, entries in data.items():
+    for ascii_ch, entries in confusables_data.items():
         if len(ascii_ch) != 1 or not ascii_ch.isascii() or not ascii_ch.isalnum():
             continue
         for entry in entries:
@@ -63,32 +123,299 @@ def _skeleton_table() -> dict[int, str]:
 
 
 def skeleton(text: str) -> str:
+    """Confusables to ASCII in mixed words, or everywhere in a mostly-ASCII text."""
     table = _skeleton_table()
-    return text.translate(table) if table else text
+    if not table or text.isascii():
+        return text
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum(ch.isascii() for ch in letters) * 2 > len(letters):
+        return text.translate(table)
+    return re.sub(r"\S+", lambda m: m.group().translate(table) if any(
+        c.isascii() and c.isalpha() for c in m.group()) else m.group(), text)
 
 
+# ---------------------------------------------------------------------------- 5. emoji
+_LETTER_NAME = re.compile(r"(?:LATIN (?:CAPITAL|SMALL) LETTER|SYMBOL LETTER) ([A-Z])$")
+
+
+@lru_cache(maxsize=4096)
+def _letter_symbol(ch: str) -> str | None:
+    """The ASCII letter a letter *symbol* stands for (``🅾`` -> ``o``), from its Unicode name."""
+    if ch.isascii() or unicodedata.category(ch) != "So":
+        return None
+    m = _LETTER_NAME.search(unicodedata.name(ch, ""))
+    return m.group(1).lower() if m else None
+
+
+def emoji_to_words(text: str) -> str:
+    """Letter symbols to letters, then emoji to space-separated words (``emoji.demojize``)."""
+    if text.isascii():
+        return text
+    text = "".join(_letter_symbol(ch) or ch for ch in text)
+    import emoji
+
+    if not emoji.emoji_count(text):
+        return text
+    words = emoji.demojize(text, delimiters=("\x00", "\x00"))
+    parts = words.split("\x00")  # odd positions are emoji names
+    for k in range(1, len(parts), 2):
+        parts[k] = " " + parts[k].replace("_", " ").strip() + " "
+    return re.sub(r"  +", " ", "".join(parts)).strip()
+
+
+# ---------------------------------------------------------------------------- the lexicon
+#: A word is "known" when its wordfreq Zipf frequency in English is at least this (3 = once per
+#: million words): common words and insults are, random letter strings and most typos are not.
+MIN_ZIPF = 3.0
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, float]:
+    """English words (letters only) with their Zipf frequency, from the data inside ``wordfreq``."""
+    from wordfreq import top_n_list, zipf_frequency
+
+    return {w: zipf_frequency(w, "en") for w in top_n_list("en", 60000) if w.isalpha() and w.isascii()}
+
+
+def is_known(word: str) -> bool:
+    """``word`` (any case) is a common English word (wordfreq Zipf >= :data:`MIN_ZIPF`)."""
+    return _lexicon().get(word.lower(), 0.0) >= MIN_ZIPF
+
+
+@lru_cache(maxsize=64)
+def _by_length(n: int) -> list[str]:
+    """Known words of ``n`` letters, most frequent first."""
+    lex = _lexicon()
+    return sorted((w for w, z in lex.items() if len(w) == n and z >= MIN_ZIPF), key=lambda w: -lex[w])
+
+
+# ---------------------------------------------------------------------------- 6. separators
+_SEP_CHARS = r"._\-~*|/+·•"
+_SEP_RUN = re.compile(
+    rf"(?<![^\W_])([^\W_])(?P<sep>[{_SEP_CHARS}]+)(?:[^\W_](?P=sep)){{1,}}[^\W_](?![^\W_])")
+_SPACE_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2,}(?!\S)")
+
+
+def join_separated(text: str) -> str:
+    """Join single letters split by a repeated separator (``f.u.c.k``) or, 4+ of them, by spaces (``f u c k``)."""
+    def _join(m: re.Match) -> str:
+        joined = m.group().replace(m.group("sep"), "")
+        return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
+
+    def _join_spaces(m: re.Match) -> str:
+        word = m.group().replace(" ", "")
+        return word if len(word) >= 4 else m.group()  # "i m a" stays: 3-letter joins are too often words
+
+    text = _SEP_RUN.sub(_join, text)
+    return _SPACE_RUN.sub(_join_spaces, text) if " " in text else text
+
+
+# ---------------------------------------------------------------------------- 7. repeats
+_REPEAT = re.compile(r"([^\W\d_])\1{2,}")
+_DOUBLE = re.compile(r"([^\W\d_])\1")
+
+
+def squeeze(text: str) -> str:
+    """Runs of 3+ equal letters to two, or to one where only that spells a known word."""
+    if not _REPEAT.search(text):
+        return text
+    return re.sub(r"\S+", lambda m: _squeeze_token(m.group()) if _REPEAT.search(m.group()) else m.group(), text)
+
+
+@lru_cache(maxsize=65536)
+def _squeeze_token(token: str) -> str:
+    if token[0] in "@#" or len({c.lower() for c in token if c.isalpha()}) < 2:
+        return token  # mentions, hashtags, KKK, xxx, zzz
+    two = _REPEAT.sub(r"\1\1", token)
+    lead, core, tail = _split_edges(two)
+    if is_known(core):
+        return two
+    one = _REPEAT.sub(r"\1", token)
+    if is_known(_split_edges(one)[1]):
+        return one
+    return two
+
+
+# ---------------------------------------------------------------------------- 8. leet and masks
+#: What a digit or symbol inside a word can stand for (the inverse of common leetspeak) ...
+LEET_LETTERS: dict[str, str] = {
+    "0": "o", "1": "il", "3": "e", "4": "a", "5": "s", "6": "gb", "7": "t", "8": "b", "9": "g", "2": "z",
+    "@": "a", "$": "s", "!": "i", "|": "il", "+": "t", "€": "e", "£": "l", "¡": "i", "(": "c", "<": "c",
+}  # fmt: skip
+#: ... and the symbols that mask a letter (``f*ck``): any one letter.
+MASKS = "*#%?"
+_EDGE = "\"'`“”‘’()[]{}<>,;:.!?"
+
+
+#: numbers with a unit or an ordinal: 1st, 10am, 5k, 90s, 2nd
+_NUMBER_UNIT = re.compile(r"[\d.,/:]+(?:st|nd|rd|th|s|am|pm|k|m|h|x|g|kg|km|mb|gb|p|mph)", re.IGNORECASE)
+
+
+def _split_edges(token: str) -> tuple[str, str, str]:
+    """(leading punctuation, core, trailing punctuation) of a whitespace token."""
+    start, end = 0, len(token)
+    while start < end and token[start] in _EDGE:
+        start += 1
+    while end > start and token[end - 1] in _EDGE:
+        end -= 1
+    return token[:start], token[start:end], token[end:]
+
+
+def deobfuscate(text: str) -> str:
+    """Tokens with leet characters or masks become the known word they spell (if one does)."""
+    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group()), text)
+
+
+@lru_cache(maxsize=131072)
+def _deobfuscate_token(token: str) -> str:
+    if token.isalpha() or len(token) < 3 or not any(c.isalpha() for c in token) or token[0] in "@#" or (
+            "://" in token or token.lower().startswith("www.")):
+        return token  # plain words, mentions, hashtags and links are left alone
+    lead, core, tail = _split_edges(token)
+    if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
+        return token
+    # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
+    for lo, hi in _cores(token, lead, tail):
+        word = _spell(token[lo:hi])
+        if word is not None:
+            return token[:lo] + word + token[hi:]
+    return token
+
+
+def _cores(token: str, lead: str, tail: str) -> Iterable[tuple[int, int]]:
+    starts = [len(lead)] + ([0] if lead and all(c in LEET_LETTERS or c in MASKS for c in lead) else [])
+    ends = [len(token) - len(tail)] + ([len(token)] if tail and all(c in LEET_LETTERS for c in tail) else [])
+    seen = set()
+    for lo in sorted(set(starts)):
+        for hi in sorted(set(ends), reverse=True):
+            if (lo, hi) not in seen and hi - lo >= 3:
+                seen.add((lo, hi))
+                yield lo, hi
+
+
+@lru_cache(maxsize=65536)
+def _spell(core: str) -> str | None:
+    """The most frequent known word ``core`` spells with leet read as letters and masks as any letter."""
+    low = core.lower()
+    if not any(c.isalpha() for c in low) or not all(c.isalpha() or c in LEET_LETTERS or c in MASKS for c in low):
+        return None
+    if all(c.isalpha() for c in low):
+        return None
+    if sum(c.isalpha() for c in low) < 2 or sum(c.isalpha() for c in low) * 2 < len(low) - 1:
+        return None  # mostly symbols: a number, a price, an emoticon
+    parts = []
+    for c in low:
+        if c.isalpha():
+            parts.append(re.escape(c))
+        else:
+            options = LEET_LETTERS.get(c, "") + ("a-z" if c in MASKS else "")
+            parts.append(f"[{options}]" if options else re.escape(c))
+    pattern = re.compile("".join(parts))
+    # masks hide profanity (sh** is shit, not show): the explicit words are tried first
+    first = _explicit_by_length(len(low)) if any(c in MASKS for c in low) else []
+    for w in itertools.chain(first, _by_length(len(low))):
+        if pattern.fullmatch(w):
+            return w
+    return None
+
+
+@lru_cache(maxsize=64)
+def _explicit_by_length(n: int) -> list[str]:
+    """Explicit words of ``n`` letters (better_profanity's list, else a short built-in one), most frequent first."""
+    from arena.attack.lexicon import explicit_lexicon
+
+    lex = _lexicon()
+    return sorted((w for w in explicit_lexicon() if len(w) == n and w in lex), key=lambda w: -lex[w])
+
+
+# ---------------------------------------------------------------------------- the pipeline
 class Canonicalizer:
-    """Callable text -> canonical text, configured like ``CanonicalizerConfig``."""
+    """Callable text -> canonical text, configured like ``CanonicalizerConfig`` (one flag a step)."""
 
-    def __init__(self, nfkc: bool = True, strip_invisible: bool = True, skeleton: bool = True) -> None:
-        self.nfkc = nfkc
-        self.strip = strip_invisible
-        self.skel = skeleton
+    def __init__(self, nfkc: bool = True, strip_invisible: bool = True, skeleton: bool = True,
+                 bidi: bool = True, emoji: bool = True, join_separated: bool = True, squeeze: bool = True,
+                 deobfuscate: bool = True) -> None:
+        self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
+                      "emoji": emoji, "join_separated": join_separated, "squeeze": squeeze,
+                      "deobfuscate": deobfuscate}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
         if cfg is None or not getattr(cfg, "enabled", False):
             return None
-        return cls(nfkc=cfg.nfkc, strip_invisible=cfg.strip_invisible, skeleton=cfg.skeleton)
+        return cls(**{k: bool(getattr(cfg, k)) for k in STEPS})
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any] | None) -> Canonicalizer | None:
+        """From a saved ``defender.json`` entry; steps it does not name (older folders) stay off."""
+        if not spec or not spec.get("enabled", True):
+            return None
+        unknown = set(spec) - set(STEPS) - {"enabled"}
+        if unknown:
+            from arena.errors import ModelError
+
+            raise ModelError(f"defender.json canonicalizer: unknown steps {sorted(unknown)} (known: {list(STEPS)})")
+        return cls(**{k: bool(spec.get(k, k not in LEGACY_OFF)) for k in STEPS})
+
+    # attribute access kept for callers of the three-step version
+    @property
+    def nfkc(self) -> bool:
+        return self.flags["nfkc"]
+
+    @property
+    def strip(self) -> bool:
+        return self.flags["strip_invisible"]
+
+    @property
+    def skel(self) -> bool:
+        return self.flags["skeleton"]
 
     def __call__(self, text: str) -> str:
-        if self.strip:
+        f = self.flags
+        if f["bidi"]:
+            text = resolve_bidi(text)
+        if f["strip_invisible"]:
             text = strip_invisible(text)
-        if self.nfkc:
+        if f["nfkc"]:
             text = strip_marks(unicodedata.normalize("NFKC", text))
-        if self.skel:
+        if f["skeleton"]:
             text = skeleton(text)
+        if f["emoji"]:
+            text = emoji_to_words(text)
+        if f["join_separated"]:
+            text = join_separated(text)
+        if f["squeeze"]:
+            text = squeeze(text)
+        if f["deobfuscate"]:
+            text = deobfuscate(text)
         return text
 
+    def many(self, texts: Sequence[str]) -> list[str]:
+        return [self(t) for t in texts]
+
     def to_dict(self) -> dict[str, bool]:
-        return {"enabled": True, "nfkc": self.nfkc, "strip_invisible": self.strip, "skeleton": self.skel}
+        return {"enabled": True, **self.flags}
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercase word tokens (edge punctuation stripped) used for the change measurements."""
+    return [c.lower() for c in (_split_edges(t)[1] for t in text.split()) if c]
+
+
+def changed_token_share(originals: Sequence[str], transformed: Sequence[str]) -> float:
+    """Share of the original texts' word tokens that ``transformed`` does not keep (case-insensitive).
+
+    Aligned per text with ``difflib`` (a token counts as kept when it is matched unchanged), so a
+    joined run of separated letters counts as every letter changed, and a recovered leet word as one.
+    """
+    import difflib
+
+    total = changed = 0
+    for a, b in zip(originals, transformed, strict=True):
+        ta, tb = tokens(a), tokens(b)
+        total += len(ta)
+        if ta == tb:
+            continue
+        kept = sum(blk.size for blk in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_matching_blocks())
+        changed += len(ta) - kept
+    return changed / total if total else 0.0

@@ -6,6 +6,7 @@
 
 Saved layout (safetensors only, never pickle):
     defender.json               method, base model, max_length, threshold, canonicaliser, lora params
+    rules.json                  the learned variant -> word rules (arena/defend/rules.py), when any
     adapter/                    peft adapter (adapter_model.safetensors + adapter_config.json); the
                                 classification head and any other freshly initialised module are in
                                 ``modules_to_save`` so they are stored with it     (lora, qlora)
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from arena.defend.canonical import Canonicalizer
+from arena.defend.rules import RuleSet
 from arena.errors import ModelError
 
 FORMAT_VERSION = 1
@@ -227,11 +229,8 @@ class Defender:
         self.tokenizer = tokenizer
         self.spec = spec
         self.device = device
-        self.canonicalizer = (
-            Canonicalizer(**{k: v for k, v in spec.canonicalizer.items() if k != "enabled"})
-            if spec.canonicalizer
-            else None
-        )
+        self.canonicalizer = Canonicalizer.from_spec(spec.canonicalizer)
+        self.rules = RuleSet()  # the learned layer (rules.json), applied after the canonicaliser
         self.version: str | None = None  # registry version, set by the registry when loaded from it
         self._onnx = None  # an OnnxScorer once use_onnx() is called
 
@@ -296,7 +295,9 @@ class Defender:
             missing, unexpected = model.load_state_dict(state, strict=False)
             if unexpected or [k for k in missing if "pooler" not in k]:
                 raise ModelError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
-            return cls(model, tokenizer, spec, device)
+            defender = cls(model, tokenizer, spec, device)
+            defender.rules = RuleSet.load(path)
+            return defender
         # A QLoRA adapter is served on a full-precision base unless training continues on CUDA.
         quantize = spec.method == "qlora" and trainable and device == "cuda"
         model, tokenizer, _ = _load_base(spec, device, quantize=quantize)
@@ -306,6 +307,7 @@ class Defender:
         if not quantize:
             model.to(device)
         defender = cls(model, tokenizer, spec, device)
+        defender.rules = RuleSet.load(path)
         if merge and not trainable:
             defender.merge()
         return defender
@@ -334,12 +336,18 @@ class Defender:
             state = {k: v.detach().contiguous().cpu() for k, v in self.model.state_dict().items()}
             save_file(state, str(path / "model" / "model.safetensors"))
         (path / "defender.json").write_text(json.dumps(asdict(self.spec), indent=2))
+        self.rules.save(path)
         return path
 
     # ------------------------------------------------------------------ inference
     def prepare(self, texts: Sequence[str]) -> list[str]:
+        """What the model reads: the canonicaliser, then the learned rules (both saved with the model)."""
         texts = [t if isinstance(t, str) else str(t) for t in texts]
-        return [self.canonicalizer(t) for t in texts] if self.canonicalizer else texts
+        if self.canonicalizer:
+            texts = [self.canonicalizer(t) for t in texts]
+        if self.rules:
+            texts = [self.rules(t) for t in texts]
+        return texts
 
     def score(self, texts: Sequence[str], batch_size: int = 128) -> list[float]:
         """P(toxic) for each text: length-sorted batches, dynamic padding, inference mode.

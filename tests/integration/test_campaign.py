@@ -62,7 +62,7 @@ def test_summary_schema(campaign: Path):
         assert SUMMARY_KEYS <= set(r)
         assert 0.0 <= r["frozen_detection"] <= 1.0
         assert 0.0 <= r["benign_perturbed_fpr"] <= 1.0
-        assert r["heldout_strategy_detection"] is not None  # unicode family held out
+        assert r["heldout_strategy_detection"] is not None  # the word family held out
     r0 = s["rounds"][0]
     assert r0["champion_version"] == "1" and r0["per_strategy_detection"]
     # round 0 and 1 retrain (the test config's trigger is permissive), the last round does not

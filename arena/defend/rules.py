@@ -1,0 +1,246 @@
+"""The defender's learned layer: variant -> word rules mined from the attacker's successes.
+
+    rules = RuleSet.load(folder)                        # OUT/models/round-3/rules.json (or empty)
+    mined = mine_rules(pairs, canonicalizer)            # (attacked, original, strategy) of train evasions
+    admitted, report = admit_rules(mined, clean_train, benign_perturbed, score, threshold)
+    challenger_rules = rules.merged(admitted, round=3)
+
+Each round, the attacked texts of the train-pool evasions are aligned word by word with their
+originals (after the canonicaliser). Every changed span of at most :data:`MAX_SPAN` words gives a
+candidate pair, e.g. ``iddiot -> idiot``, ``idi ot -> idiot``, ``stuipd -> stupid``. A candidate is
+admitted only if
+
+- it rewrites a non-word into a word that looks like it (``rapidfuzz`` ratio >= :data:`MIN_RATIO`):
+  a paraphrase (``fool -> person``) is no rule;
+- it changes under 0.1 % of the clean train tokens (``max_clean_share``);
+- it raises the benign FPR on perturbed *train* texts by nothing: a rule that makes the champion
+  flag a perturbed non-toxic train text it did not flag before is dropped.
+
+The rules are saved with the model (``rules.json`` in the defender folder), so a challenger is new
+rules + new weights, the gate judges the pair, and a rollback restores both. They run after the
+canonicaliser, in ``Defender.prepare``, everywhere the model runs. Pure Python; no torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from arena.defend.canonical import _split_edges, is_known
+from arena.errors import ModelError
+
+RULES_FILE = "rules.json"
+FORMAT = 1
+#: Longest aligned span (in words) a rule may rewrite.
+MAX_SPAN = 3
+#: The variant must look like its target (rapidfuzz ``fuzz.ratio`` of the letters, 0-100).
+MIN_RATIO = 60.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``variant`` (lowercase words, space-separated) is rewritten to ``target`` wherever it occurs."""
+
+    variant: str
+    target: str
+    round: int = 0
+    support: int = 1  # train evasions it was mined from
+    strategy: str = ""  # the strategy of its first evasion
+
+
+def _norm(word: str) -> str:
+    return _split_edges(word)[1].lower()
+
+
+class RuleSet:
+    """An ordered set of word rules, applied to whitespace tokens (longest variant first)."""
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        self.rules: dict[str, Rule] = {}
+        for r in rules:
+            self.rules.setdefault(r.variant, r)
+        self._index = {tuple(v.split()): r.target.split() for v, r in self.rules.items()}
+        self._max_n = max((len(k) for k in self._index), default=0)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    def __call__(self, text: str) -> str:
+        if not self._index:
+            return text
+        words = text.split()
+        if not words:
+            return text
+        keys = [_norm(w) for w in words]
+        out: list[str] = []
+        k, changed = 0, False
+        while k < len(words):
+            for n in range(min(self._max_n, len(words) - k), 0, -1):
+                target = self._index.get(tuple(keys[k : k + n]))
+                if target is not None and all(keys[k : k + n]):
+                    lead = _split_edges(words[k])[0]
+                    tail = _split_edges(words[k + n - 1])[2]
+                    out.append(lead + " ".join(target) + tail)
+                    k += n
+                    changed = True
+                    break
+            else:
+                out.append(words[k])
+                k += 1
+        return " ".join(out) if changed else text
+
+    def merged(self, new: Iterable[Rule]) -> RuleSet:
+        """These rules plus ``new`` (an existing variant keeps its first target)."""
+        return RuleSet([*self.rules.values(), *new])
+
+    # ------------------------------------------------------------------ persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "rules": [asdict(r) for r in self.rules.values()]}
+
+    def save(self, folder: str | os.PathLike) -> Path | None:
+        """Write ``folder/rules.json`` (nothing when empty; an older file is removed)."""
+        path = Path(folder) / RULES_FILE
+        if not self.rules:
+            path.unlink(missing_ok=True)
+            return None
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike) -> RuleSet:
+        path = Path(folder) / RULES_FILE
+        if not path.is_file():
+            return cls()
+        try:
+            data = json.loads(path.read_text())
+            if data.get("format") != FORMAT:
+                raise ModelError(f"{path}: rules format {data.get('format')!r} is not supported (expected {FORMAT})")
+            return cls(Rule(**r) for r in data["rules"])
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: unreadable rules file: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------- mining
+def _looks_alike(variant: str, target: str) -> bool:
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio(variant.replace(" ", ""), target.replace(" ", "")) >= MIN_RATIO
+
+
+def candidate_pairs(attacked: str, original: str) -> list[tuple[str, str]]:
+    """(variant, target) spans where the (canonical) attacked text differs from its original."""
+    a = [_norm(w) for w in attacked.split()]
+    o = [_norm(w) for w in original.split()]
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, o, autojunk=False).get_opcodes():
+        if op != "replace" or not (0 < i2 - i1 <= MAX_SPAN and 0 < j2 - j1 <= MAX_SPAN):
+            continue
+        va, tg = a[i1:i2], o[j1:j2]
+        spans = list(zip(([w] for w in va), ([w] for w in tg))) if len(va) == len(tg) else [(va, tg)]
+        for v_words, t_words in spans:  # equal-length changes are word-for-word pairs
+            pair = _pair(v_words, t_words)
+            if pair:
+                out.append(pair)
+    return out
+
+
+def _pair(va: list[str], tg: list[str]) -> tuple[str, str] | None:
+    if not all(va) or not all(tg):
+        return None
+    variant, target = " ".join(va), " ".join(tg)
+    if variant == target or len(variant.replace(" ", "")) < 3:
+        return None
+    if all(is_known(w) for w in va):
+        return None  # a rule rewrites non-words: "shit -> shut" would undo nothing and break clean text
+    if not _looks_alike(variant, target):
+        return None  # a paraphrase, not an obfuscation
+    return variant, target
+
+
+def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str], str] | None = None,
+               rnd: int = 0) -> list[Rule]:
+    """Candidate rules from (attacked, original, strategy) triples, most supported first.
+
+    ``prepare`` (the canonicaliser and the rules so far) runs on both texts first, so a rule is
+    mined only for what the existing layers leave. A variant mined with two targets keeps the
+    more frequent one.
+    """
+    prepare = prepare or (lambda t: t)
+    counts: Counter[tuple[str, str]] = Counter()
+    first: dict[tuple[str, str], str] = {}
+    for attacked, original, strategy in evasions:
+        for pair in candidate_pairs(prepare(attacked), prepare(original)):
+            counts[pair] += 1
+            first.setdefault(pair, strategy)
+    best: dict[str, tuple[str, int]] = {}
+    for (variant, target), n in counts.most_common():
+        best.setdefault(variant, (target, n))
+    return [Rule(v, t, rnd, n, first[(v, t)]) for v, (t, n) in best.items()]
+
+
+def ngram_counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
+    """Counts of 1..MAX_SPAN-word spans (as rules see them) and the total number of words."""
+    counts: Counter[str] = Counter()
+    total = 0
+    for t in texts:
+        keys = [_norm(w) for w in t.split()]
+        total += len(keys)
+        for n in range(1, MAX_SPAN + 1):
+            for k in range(len(keys) - n + 1):
+                if all(keys[k : k + n]):
+                    counts[" ".join(keys[k : k + n])] += 1
+    return counts, total
+
+
+def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_perturbed: Sequence[str],
+                score: Callable[[list[str]], list[float]] | None, threshold: float, *,
+                base: RuleSet | None = None, max_clean_share: float = 0.001) -> tuple[list[Rule], dict[str, int]]:
+    """The candidates that pass both admission tests (see the module docstring), and a count report.
+
+    ``clean_texts`` and ``benign_perturbed`` are already prepared by the layers in front (the
+    canonicaliser and ``base``, the champion's rules). ``score`` is the champion's P(toxic); None
+    skips the FPR test (unit tests).
+    """
+    base = base or RuleSet()
+    counts, total = ngram_counts(clean_texts)
+    limit = max_clean_share * max(1, total)
+    kept = [r for r in candidates if r.variant not in base.rules and counts[r.variant] * len(r.variant.split()) < limit]
+    report = {"candidates": len(candidates), "clean_rejected": len(candidates) - len(kept), "fpr_rejected": 0}
+    if kept and score is not None and benign_perturbed:
+        trial = RuleSet(kept)
+        after = [trial(t) for t in benign_perturbed]
+        touched = [k for k, (a, b) in enumerate(zip(benign_perturbed, after, strict=True)) if a != b]
+        if touched:
+            before_s = score([benign_perturbed[k] for k in touched])
+            after_s = score([after[k] for k in touched])
+            bad: set[str] = set()
+            for k, s0, s1 in zip(touched, before_s, after_s, strict=True):
+                if s1 >= threshold > s0:  # the rules made the champion flag a benign text
+                    bad.update(_fired(trial, benign_perturbed[k]))
+            report["fpr_rejected"] = len(bad)
+            kept = [r for r in kept if r.variant not in bad]
+    report["admitted"] = len(kept)
+    return kept, report
+
+
+def _fired(rules: RuleSet, text: str) -> set[str]:
+    """Variants of ``rules`` that match somewhere in ``text``."""
+    keys = [_norm(w) for w in text.split()]
+    hit = set()
+    for n in range(1, MAX_SPAN + 1):
+        for k in range(len(keys) - n + 1):
+            v = " ".join(keys[k : k + n])
+            if v in rules.rules:
+                hit.add(v)
+    return hit

@@ -1,0 +1,121 @@
+"""The defender's two rule layers: the static canonicaliser and the mined variant -> word rules."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arena.attack import get_strategy
+from arena.defend.canonical import STEPS, Canonicalizer, changed_token_share
+from arena.defend.rules import Rule, RuleSet, admit_rules, candidate_pairs, mine_rules
+
+CLEAN = [
+    "what a lovely day at the beach with my family",
+    "@USER I told you to stop but nooooo #MAGA URL",
+    "version 1.2.3 ships on the 1st at 10am",
+    "KKK is a hate group and xxx is a kiss",
+    "don't forget the U.S.A. trip",
+]
+
+
+@pytest.fixture(scope="module")
+def canon() -> Canonicalizer:
+    return Canonicalizer()
+
+
+@pytest.mark.parametrize("strategy", ["homoglyph", "invisible", "bidi", "diacritics", "leet", "separators",
+                                      "masking", "leet_invisible", "homoglyph_diacritic"])
+def test_rule_reversible_families_are_undone(canon, strategy):
+    text = "you are a pathetic stupid idiot"
+    undone = 0
+    for seed in range(10):
+        for cand in get_strategy(strategy)(text, seed, 3, 1, None):
+            assert cand.text != text
+            out = canon(cand.text).lower()
+            # adjacent overridden words display right to left (UAX #9), so bidi is judged by its words
+            undone += (sorted(out.split()) == sorted(text.split())) if strategy == "bidi" else out == text
+    assert undone >= 6, f"{strategy}: only {undone}/10 attacks undone"  # lone "4" for "a" stays a number
+
+
+@pytest.mark.parametrize(("attacked", "expected"), [
+    ("\u202etoidi\u202c", "idiot"),  # bidi override: display order (UAX #9)
+    ("f.u.c.k off", "fuck off"),
+    ("f u c k you", "fuck you"),
+    ("i m a dog", "i m a dog"),  # three spaced letters stay (too often real words)
+    ("stuuuupid", "stupid"),
+    ("1d10t", "idiot"),
+    ("$hit", "shit"),
+    ("f*ck", "fuck"),
+    ("sh** happens", "shit happens"),  # masks prefer explicit words
+    ("🅾k", "ok"),
+    ("💩", "pile of poo"),
+])
+def test_examples(canon, attacked, expected):
+    assert canon(attacked) == expected
+
+
+def test_clean_text_passes_almost_unchanged(canon):
+    out = canon.many(CLEAN)
+    assert out[0] == CLEAN[0]
+    assert "#MAGA" in out[1] and "@USER" in out[1]
+    assert out[2] == CLEAN[2]  # versions, ordinals, times
+    assert "KKK" in out[3] and "xxx" in out[3]
+    assert changed_token_share(CLEAN, out) < 0.1
+
+
+def test_plain_rtl_text_is_not_reordered(canon):
+    hebrew = "שלום עולם"
+    assert canon(hebrew) == hebrew
+    russian = "привет мир"
+    assert canon(russian) == russian  # no skeleton for a text in another script
+
+
+def test_saved_spec_round_trip_and_legacy_folders():
+    c = Canonicalizer(emoji=False)
+    again = Canonicalizer.from_spec(json.loads(json.dumps(c.to_dict())))
+    assert again.flags == c.flags
+    legacy = Canonicalizer.from_spec({"enabled": True, "nfkc": True, "strip_invisible": True, "skeleton": True})
+    assert [k for k in STEPS if legacy.flags[k]] == ["strip_invisible", "nfkc", "skeleton"]
+    assert Canonicalizer.from_spec(None) is None
+    from arena.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown steps"):
+        Canonicalizer.from_spec({"enabled": True, "spellcheck": True})
+
+
+def test_candidate_pairs_keep_obfuscations_not_paraphrases():
+    assert candidate_pairs("you are an iddiot", "you are an idiot") == [("iddiot", "idiot")]
+    assert candidate_pairs("you are an idi ot", "you are an idiot") == [("idi ot", "idiot")]
+    assert candidate_pairs("you are a person", "you are a fool") == []  # paraphrase
+    assert candidate_pairs("shut up", "shit up") == []  # a real word is never a variant
+
+
+def test_mine_admit_apply_and_persist(tmp_path):
+    evasions = [("you stuipd iddiot", "you stupid idiot", "typos"), ("what an iddiot", "what an idiot", "typos")]
+    mined = mine_rules(evasions, rnd=2)
+    by_variant = {r.variant: r for r in mined}
+    assert by_variant["iddiot"].target == "idiot" and by_variant["iddiot"].support == 2
+    assert by_variant["iddiot"].round == 2 and by_variant["iddiot"].strategy == "typos"
+    # a variant frequent in clean text is refused; one whose rewrite makes a benign text flagged too
+    clean = ["stuipd"] * 10 + ["a b c d e f g h i j"] * 100
+    admitted, report = admit_rules(mined, clean, [], None, 0.5)
+    assert {r.variant for r in admitted} == {"iddiot"} and report["clean_rejected"] == 1
+    score = lambda texts: [0.9 if "idiot" in t else 0.1 for t in texts]  # noqa: E731
+    admitted, report = admit_rules(mined, ["hello"] * 100, ["my iddiot cat"], score, 0.5)
+    assert "iddiot" not in {r.variant for r in admitted} and report["fpr_rejected"] == 1
+    rules = RuleSet([Rule("iddiot", "idiot"), Rule("idi ot", "idiot")])
+    assert rules("you IDDIOT!") == "you idiot!"
+    assert rules("an idi ot, really") == "an idiot, really"
+    rules.save(tmp_path)
+    assert RuleSet.load(tmp_path).to_dict() == rules.to_dict()
+    RuleSet().save(tmp_path)
+    assert len(RuleSet.load(tmp_path)) == 0
+
+
+def test_unreadable_rules_file_is_a_clear_error(tmp_path):
+    from arena.errors import ModelError
+
+    (tmp_path / "rules.json").write_text("{not json")
+    with pytest.raises(ModelError, match="rules.json"):
+        RuleSet.load(tmp_path)
