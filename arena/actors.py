@@ -261,21 +261,19 @@ class RemoteStrategy:
 
 def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[float],
                           val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
-                          progress: bool = False) -> tuple[str, dict[str, Any]]:
+                          progress: bool = False, rules: list[dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
     """Warm-start the champion on the retrain set (``campaign.retrain``); save to OUT/models/round-N.
 
     Runs as a Ray task with the trainer's GPU share; returns (folder, training result).
     """
-    from arena.arena import retrain_config
-    from arena.defend import Defender, train_defender
+    from arena.arena import train_warm_challenger
     from arena.registry import Registry
 
     use_worker_threads(cfg.ray)
     _, path = Registry.from_config(cfg, out_dir).resolve(champion_version)
-    defender = Defender.load(path, device=cfg.train.device, trainable=True)
-    result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(cfg), seed=seed,
-                            progress=progress)
-    folder = defender.save(Path(out_dir) / "models" / f"round-{rnd}")
+    folder, result = train_warm_challenger(cfg, path, texts, labels, val_texts, val_labels,
+                                           Path(out_dir) / "models" / f"round-{rnd}", seed=seed,
+                                           rules=rules or (), progress=progress)
     return str(folder), {**result.to_dict(), "placement": placement()}
 
 
@@ -291,7 +289,7 @@ class RayServices(Services):
 
     def train_challenger(self, champion_version: str, texts: list[str], labels: list[float],
                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
-                         tags: dict[str, str]) -> str:
+                         tags: dict[str, str], rules=()) -> str:
         rc = self.cfg.ray
         if rc.tune.enabled:
             import mlflow
@@ -300,14 +298,14 @@ class RayServices(Services):
 
             parent = mlflow.active_run()
             sweep = run_sweep(self.cfg, self.out, champion_version, texts, labels, val_texts, val_labels,
-                              rnd=rnd, seed=seed, tags=tags, parent_run_id=parent.info.run_id if parent else None,
+                              rnd=rnd, seed=seed, tags=tags, rules=list(rules), parent_run_id=parent.info.run_id if parent else None,
                               progress=self.progress)
             folder, info, extra = sweep.best_dir, sweep.metrics(), {"tune_trial": sweep.best_trial}
         else:
             task = ray.remote(train_challenger_task).options(
                 num_cpus=rc.trainer_cpus, num_gpus=gpu_share("trainer", rc), max_retries=1)
             ref = task.remote(self.cfg, str(self.out), champion_version, texts, labels, val_texts, val_labels,
-                              rnd, seed, False)
+                              rnd, seed, False, list(rules))
             folder, info = wait_logged(ref, f"challenger training of round {rnd}",
                                        {"CPU": rc.trainer_cpus, "GPU": gpu_share("trainer", rc)})
             info = {k: v for k, v in info.items() if k != "placement"}

@@ -66,17 +66,42 @@ class Services:
 
     def train_challenger(self, champion_version: str, texts: list[str], labels: list[float],
                          val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
-                         tags: dict[str, str]) -> str:
-        from arena.defend import Defender, train_defender
-
+                         tags: dict[str, str], rules: Sequence[dict[str, Any]] = ()) -> str:
         _, path = self.registry.resolve(champion_version)
-        defender = Defender.load(path, device=self.cfg.train.device, trainable=True)
-        result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(self.cfg), seed=seed,
-                                progress=self.progress)
-        folder = defender.save(self.out / "models" / f"round-{rnd}")
+        folder, result = train_warm_challenger(self.cfg, path, texts, labels, val_texts, val_labels,
+                                               self.out / "models" / f"round-{rnd}", seed=seed, rules=rules,
+                                               progress=self.progress)
         with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags}, nested=True) as run:
             self.registry.log_metrics(result.to_dict(), prefix="train.")
             return self.registry.register(folder, run.info.run_id, tags={"kind": "challenger", "round": rnd, **tags})
+
+
+@dataclass
+class TrainingSet:
+    """One round's retrain set: texts, labels (0/1 or soft), where each text came from, and new rules."""
+
+    texts: list[str]
+    labels: list[float]
+    sources: list[str]  # replay | original | evasion:<strategy> | perturbed<label>:<strategy>
+    info: dict[str, Any]
+    rules: list[dict[str, Any]] = field(default_factory=list)  # arena.defend.rules.Rule fields
+
+
+def train_warm_challenger(cfg, champion_path: str | Path, texts: list[str], labels: list[float],
+                          val_texts: list[str], val_labels: list[int], folder: str | Path, *, seed: int,
+                          rules: Sequence[dict[str, Any]] = (), progress: bool = False):
+    """The one challenger-training function (in-process loop and Ray task): the champion's folder
+    loaded trainable, its rules plus ``rules``, trained with :func:`retrain_config`, saved to ``folder``.
+    Returns (folder, TrainResult)."""
+    from arena.defend import Defender, train_defender
+    from arena.defend.rules import Rule
+
+    defender = Defender.load(champion_path, device=cfg.train.device, trainable=True)
+    if rules:
+        defender.rules = defender.rules.merged(Rule(**r) for r in rules)
+    result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(cfg), seed=seed,
+                            progress=progress)
+    return defender.save(folder), result
 
 
 def retrain_config(cfg, **update: Any):
@@ -270,7 +295,9 @@ class Attacker:
         llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
         for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
-            results = self.attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=1,
+            # as hard as the attacker can: the best of several candidates per text (one for the slow LLM)
+            n = 1 if scorer is None or "llm" in self.family_sets[name] else self.cfg.campaign.suite_candidates
+            results = self.attack(sub, lambda _k, name=name: name, seed + 7919 * s_idx, scorer, n=n,
                                   targeted=targeted, importance=importance)
             for k, cand, _ in results:
                 if cand is not None:
@@ -516,10 +543,18 @@ class Campaign:
         for k in llm[self.cfg.campaign.llm_attacks_per_round:] if cheap else []:
             arms[k] = rng.choice(cheap)
 
-    def _training_set(self, state, rnd: int, splits) -> tuple[list[str], list[float], dict[str, int]]:
-        """Clean replay + valid train-pool evasions (all rounds so far) + perturbed benign (label 0).
+    def build_training_set(self, state, rnd: int, splits) -> TrainingSet:
+        """A round's retrain set, in which perturbation carries no label, and the rules mined for it.
 
-        Replay labels are soft when ``retrain.replay_distill`` > 0 (the champion's P(toxic) mixed in).
+        - clean replay: ``retrain.replay_size`` train texts (soft labels with ``retrain.replay_distill``);
+        - per trained strategy, ``retrain.perturbed_per_strategy`` toxic perturbed texts: its valid
+          train-pool evasions (latest first, all rounds so far), each with its clean original, then
+          random toxic train texts perturbed by the same strategy; and non-toxic train texts perturbed
+          by it at the train split's non-toxic:toxic ratio (``retrain.benign_ratio``). The proportions
+          are the same every round, however many evasions have accumulated;
+        - rules (``retrain.mine_rules``): variant -> word pairs mined from the train-pool evasions,
+          admitted against clean train tokens and the champion's FPR on the perturbed benign texts.
+        Nothing derived from the test split may enter (a runtime guard, counted in the info).
         """
         import pyarrow.compute as pc
 
@@ -527,34 +562,103 @@ class Campaign:
         rng = random.Random(self.cfg.seed * 31 + rnd)
         train = _split_cols(splits["train"])
         replay = rng.sample(train, min(rc.replay_size, len(train)))
+        toxic_train = [(i, t) for i, t, y in train if y == 1]
+        n_tox = max(1, len(toxic_train))
+        ratio = rc.benign_ratio if rc.benign_ratio is not None else (len(train) - n_tox) / n_tox
         ev = self.records.read(pools=["train"], complete_only=False)
         ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
         rejected = rejected_texts(self.out)  # a human reviewer said these lost their meaning
-        evasions = list(dict.fromkeys(t for t in ev["attacked"].to_pylist() if t and t not in rejected))
-        evasions = evasions[max(0, len(evasions) - rc.max_evasions) :]  # the latest ones (0 = none)
+        seen: dict[str, tuple[str, str]] = {}
+        for att, orig, strat in zip(ev["attacked"].to_pylist(), ev["original"].to_pylist(),
+                                    ev["strategy"].to_pylist(), strict=True):
+            if att and att not in rejected and strat in self.train_strategies:
+                seen.pop(att, None)
+                seen[att] = (orig, strat)  # insertion order = record order: the latest last
+        evasions = list(seen.items())[max(0, len(seen) - rc.max_evasions):] if rc.max_evasions else []
+        by_strategy: dict[str, list[tuple[str, str]]] = {}
+        for att, (orig, strat) in reversed(evasions):  # latest first
+            by_strategy.setdefault(strat, []).append((att, orig))
         pools = Pools.from_dict(state["pools"])
-        # as many perturbed benign texts as evasions (up to the cap): perturbation alone carries no label
-        n_benign = min(rc.benign_perturbed_size, max(1, round(rc.benign_per_evasion * len(evasions))),
-                       len(pools.benign_train))
-        benign_src = rng.sample(pools.benign_train, n_benign)
-        arms = [rng.choice(self.train_strategies) for _ in benign_src]
-        self._cap_llm(arms, self.train_strategies, rng)
-        perturbed = self.attacker.attack(benign_src, lambda k: arms[k], self.cfg.seed * 4099 + rnd, None, n=1, targeted=False)
-        benign = [c.text for _, c, _ in perturbed if c is not None]
+        llm_cap = self.cfg.campaign.llm_attacks_per_round
+        texts: list[str] = []
+        labels: list[float] = []
+        sources: list[str] = []
+        jobs: list[tuple[tuple[str, str], str, int]] = []  # (item, strategy, label) to perturb untargeted
+        used_ev = 0
+        for strat in self.train_strategies:
+            quota = rc.perturbed_per_strategy
+            if "llm" in self.family_sets[strat]:
+                quota = min(quota, llm_cap)  # seconds per text on CPU
+            mine = by_strategy.get(strat, [])[:quota]
+            used_ev += len(mine)
+            for att, orig in mine:
+                texts.append(att), labels.append(1.0), sources.append(f"evasion:{strat}")
+                if rc.pair_originals:
+                    texts.append(orig), labels.append(1.0), sources.append("original")
+            extra = quota - len(mine)
+            if extra > 0 and toxic_train:
+                jobs += [(x, strat, 1) for x in rng.sample(toxic_train, min(extra, len(toxic_train)))]
+            n_ben = round(quota * ratio)
+            if n_ben and pools.benign_train:
+                jobs += [(x, strat, 0) for x in rng.sample(pools.benign_train, min(n_ben, len(pools.benign_train)))]
+        perturbed_benign: list[str] = []
+        if jobs:
+            results = self.attacker.attack([j[0] for j in jobs], lambda k: jobs[k][1], self.cfg.seed * 4099 + rnd,
+                                           None, n=1, targeted=False)
+            for (_k, cand, _), (_, strat, y) in zip(results, jobs, strict=True):
+                if cand is not None:
+                    texts.append(cand.text), labels.append(float(y)), sources.append(f"perturbed{y}:{strat}")
+                    if y == 0:
+                        perturbed_benign.append(cand.text)
         replay_labels: list[float] = [y for *_, y in replay]
+        champion = state["champion_version"]
         if rc.replay_distill > 0 and replay:  # distil the champion on clean texts: retain what it knew
-            teacher = self.services.scorer(state["champion_version"]).score([t for _, t, _ in replay])
+            teacher = self.services.scorer(champion).score([t for _, t, _ in replay])
             w = rc.replay_distill
             replay_labels = [round((1 - w) * y + w * float(p), 6) for y, p in zip(replay_labels, teacher, strict=True)]
-        texts = [t for _, t, _ in replay] + evasions + benign
-        labels = replay_labels + [1] * len(evasions) + [0] * len(benign)
+        texts = [t for _, t, _ in replay] + texts
+        labels = replay_labels + labels
+        sources = ["replay"] * len(replay) + sources
         # the honesty guard: nothing derived from the test split may enter training
         forbidden = self._forbidden_texts(state)
         keep = [i for i, t in enumerate(texts) if t not in forbidden]
         dropped = len(texts) - len(keep)
-        texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-        return texts, labels, {"replay": len(replay), "evasions": len(evasions), "benign_perturbed": len(benign),
-                               "dropped_test_overlap": dropped}
+        texts, labels, sources = [texts[i] for i in keep], [labels[i] for i in keep], [sources[i] for i in keep]
+        info: dict[str, Any] = {
+            "replay": len(replay), "evasions": used_ev, "evasions_available": len(evasions),
+            "perturbed_toxic": sum(s.startswith("perturbed1") for s in sources),
+            "benign_perturbed": sum(s.startswith("perturbed0") for s in sources),
+            "originals": sum(s == "original" for s in sources), "dropped_test_overlap": dropped,
+        }
+        rules: list[dict[str, Any]] = []
+        if rc.mine_rules and evasions:
+            rules, report = self._mine_rules(champion, evasions, train, perturbed_benign, rnd)
+            info["rules"] = report
+        return TrainingSet(texts, labels, sources, info, rules)
+
+    def _mine_rules(self, champion: str, evasions, train, perturbed_benign: list[str], rnd: int):
+        """Rules from the train-pool evasions, behind the champion's canonicaliser and rules."""
+        from dataclasses import asdict
+
+        from arena.defend.canonical import Canonicalizer
+        from arena.defend.classifier import Defender
+        from arena.defend.rules import RuleSet, admit_rules, mine_rules
+
+        path = self.registry.resolve(champion)[1]
+        canon = Canonicalizer.from_spec(Defender.read_spec(path).canonicalizer)
+        base = RuleSet.load(path)
+
+        def prepare(t: str) -> str:
+            return base(canon(t) if canon else t)
+
+        mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd)
+        clean = [prepare(t) for _, t, _ in train]
+        scorer = self.services.scorer(champion)
+        admitted, report = admit_rules(mined, clean, [prepare(t) for t in perturbed_benign], scorer.score,
+                                       self._threshold_of(champion), base=base,
+                                       max_clean_share=self.cfg.campaign.retrain.rule_max_clean_share)
+        report["champion_rules"] = len(base)
+        return [asdict(r) for r in admitted], report
 
     def _forbidden_texts(self, state) -> set[str]:
         pools = Pools.from_dict(state["pools"])
@@ -623,14 +727,11 @@ class Campaign:
         live_detection = None if live_success is None else 1.0 - live_success
         if rnd < last and (live_detection is None or live_detection < self.cfg.campaign.retrain_below):
             t = time.perf_counter()
-            texts, labels, train_info = self._training_set(state, rnd, splits)
-            self._write_train_set(rnd, texts, labels)
-            val_t, val_y = self._val_set(splits)
+            ts = self.build_training_set(state, rnd, splits)
+            train_info = ts.info
+            self._write_train_set(rnd, ts)
             self.log(f"  retrain: {train_info}")
-            challenger = self.services.train_challenger(
-                champion, texts, labels, val_t, val_y, rnd, self.cfg.seed + 100 + rnd,
-                {"campaign_id": state["campaign_id"]},
-            )
+            challenger = self.train_challenger(state, rnd, ts, splits)
             self.registry.set_alias(CHALLENGER, challenger, round=rnd, reason="trained")
             timings["retrain_s"] = time.perf_counter() - t
             t = time.perf_counter()
@@ -682,15 +783,26 @@ class Campaign:
             self.on_round(row)
         return state
 
-    def _write_train_set(self, rnd: int, texts: list[str], labels: list[float]) -> None:
+    def train_challenger(self, state, rnd: int, ts: TrainingSet, splits, tags: dict[str, str] | None = None) -> str:
+        """Train (warm start from the champion), save and register a challenger; return its version."""
+        val_t, val_y = self._val_set(splits)
+        return self.services.train_challenger(
+            state["champion_version"], ts.texts, ts.labels, val_t, val_y, rnd, self.cfg.seed + 100 + rnd,
+            {"campaign_id": state["campaign_id"], **(tags or {})}, rules=ts.rules,
+        )
+
+    def _write_train_set(self, rnd: int, ts: TrainingSet) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         folder = self.out / "train_sets"
         folder.mkdir(exist_ok=True)
         tmp = folder / f".round={rnd}.parquet.tmp"
-        pq.write_table(pa.table({"text": pa.array(texts, pa.string()),
-                                 "label": pa.array([float(y) for y in labels], pa.float64())}), tmp)
+        pq.write_table(pa.table({"text": pa.array(ts.texts, pa.string()),
+                                 "label": pa.array([float(y) for y in ts.labels], pa.float64()),
+                                 "source": pa.array(ts.sources, pa.string())}), tmp)
+        if ts.rules:
+            atomic_write_text(folder / f"round={rnd}.rules.json", json.dumps(ts.rules, indent=1))
         tmp.replace(folder / f"round={rnd}.parquet")
 
     def _log_round(self, row: dict[str, Any]) -> None:

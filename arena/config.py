@@ -130,11 +130,22 @@ class RetrainConfig(_Model):
     lr: float = Field(3e-4, gt=0)
     batch_size: int = Field(32, ge=1)
     replay_size: int = Field(3000, ge=0, description="Clean training texts replayed per challenger.")
-    benign_perturbed_size: int = Field(1500, ge=0, description="Cap on perturbed non-toxic train texts (label 0).")
-    benign_per_evasion: float = Field(
-        1.0, ge=0, description="Perturbed non-toxic texts per evasion in the retrain set (up to the cap): "
-        "perturbation alone must carry no label."
+    benign_perturbed_size: int = Field(
+        1500, ge=0, description="Non-toxic train texts set aside (x4) as the pool that strategies perturb for training."
     )
+    perturbed_per_strategy: int = Field(
+        24, ge=0, description="Toxic perturbed texts per trained strategy and round (its train-pool evasions "
+        "first, then random toxic train texts perturbed by it), however many evasions have accumulated."
+    )
+    benign_ratio: float | None = Field(
+        None, ge=0, description="Perturbed non-toxic texts per perturbed toxic one, for every strategy; None = the "
+        "train split's non-toxic:toxic ratio, so perturbation carries no label."
+    )
+    pair_originals: bool = Field(True, description="Each evasion's clean original joins the set (label 1).")
+    mine_rules: bool = Field(True, description="Mine variant -> word rules from train-pool evasions each round "
+                             "(arena/defend/rules.py); the challenger is new rules + new weights.")
+    rule_max_clean_share: float = Field(0.001, ge=0, le=1, description="A rule may change at most this share of "
+                                        "clean train tokens.")
     head_lr: float | None = Field(
         None, gt=0, description="Learning rate of the (already trained) head when warm-starting; None = lr."
     )
@@ -159,9 +170,11 @@ class CampaignConfig(_Model):
     )
     live_eval_attacks: int = Field(200, ge=0, description="Adaptive attacks on eval-pool texts per round.")
     train_attacks: int = Field(800, ge=0, description="Adaptive attacks on attack-train texts per round.")
+    suite_candidates: int = Field(3, ge=1, le=16, description="Candidates per text and strategy in the frozen "
+                                  "suite; the one the round-0 champion scores lowest is kept (attack as hard as possible).")
     llm_suite_texts: int = Field(20, ge=0, description="Eval texts the (slow) LLM strategy attacks in the frozen suite.")
     llm_attacks_per_round: int = Field(8, ge=0, description="Cap on live LLM attacks per pool and round.")
-    heldout_family: str | None = Field("unicode", description="Strategy family never used for training.")
+    heldout_family: str | None = Field("word", description="Strategy family never used for training.")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
     retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this.")
     exploration_floor: float = Field(0.02, ge=0, lt=1)

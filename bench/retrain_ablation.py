@@ -5,7 +5,7 @@
 
 Works on a COPY of the campaign folder (``--scratch``, default a temp dir), so the campaign's
 registry, records and state are never touched. The challenger is trained exactly as the campaign
-would (``Campaign._training_set`` + ``Services.train_challenger`` with the config overrides) from
+would (the public round API ``Campaign.build_training_set`` + ``Campaign.train_challenger``, with the config overrides) from
 the champion of ``--round``, evaluated on the campaign's frozen suite, benign suite and clean test,
 and passed through the promotion gate against that champion. ``--flagged-only`` drops training
 evasions whose original text the champion does not flag (the attack-train pool rule of campaigns
@@ -78,7 +78,8 @@ def main() -> int:
         for p in later:
             shutil.rmtree(p)
         t0 = time.perf_counter()
-        texts, labels, info = camp._training_set(state, args.round, splits)
+        ts = camp.build_training_set(state, args.round, splits)
+        texts, labels, info = ts.texts, ts.labels, ts.info
         if args.flagged_only:
             rows = camp.records.read(pools=["train"], complete_only=False).to_pylist()
             original = {r["attacked"]: r["original"] for r in rows if r["evaded"]}
@@ -86,11 +87,10 @@ def main() -> int:
             origs = sorted({original[t] for t in texts if t in original})
             flagged = dict(zip(origs, camp.services.scorer(champion).score(origs), strict=True))
             keep = [i for i, t in enumerate(texts) if t not in original or flagged[original[t]] >= thr]
-            texts, labels = [texts[i] for i in keep], [labels[i] for i in keep]
-            info["evasions_kept_flagged_only"] = sum(1 for t in texts if t in original)
-        val_t, val_y = camp._val_set(splits)
-        challenger = camp.services.train_challenger(champion, texts, labels, val_t, val_y, args.round,
-                                                    cfg.seed + 100 + args.round, {"ablation": "1"})
+            ts.texts, ts.labels = [texts[i] for i in keep], [labels[i] for i in keep]
+            ts.sources = [ts.sources[i] for i in keep]
+            info["evasions_kept_flagged_only"] = sum(1 for t in ts.texts if t in original)
+        challenger = camp.train_challenger(state, args.round, ts, splits, tags={"ablation": "1"})
         train_s = time.perf_counter() - t0
         champ_ev = camp.evaluate(champion, state, splits)
         chall_ev = camp.evaluate(challenger, state, splits)

@@ -147,7 +147,7 @@ def candidate_pairs(attacked: str, original: str) -> list[tuple[str, str]]:
         if op != "replace" or not (0 < i2 - i1 <= MAX_SPAN and 0 < j2 - j1 <= MAX_SPAN):
             continue
         va, tg = a[i1:i2], o[j1:j2]
-        spans = list(zip(([w] for w in va), ([w] for w in tg))) if len(va) == len(tg) else [(va, tg)]
+        spans = [([x], [y]) for x, y in zip(va, tg, strict=True)] if len(va) == len(tg) else [(va, tg)]
         for v_words, t_words in spans:  # equal-length changes are word-for-word pairs
             pair = _pair(v_words, t_words)
             if pair:

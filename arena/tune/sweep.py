@@ -79,7 +79,8 @@ def _trial_rows(grid, metric: str) -> list[dict[str, Any]]:
 
 def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: list[float], val_texts: list[str],
               val_labels: list[int], *, rnd: int, seed: int, tags: dict[str, str] | None = None,
-              parent_run_id: str | None = None, progress: bool = False) -> SweepResult:
+              parent_run_id: str | None = None, progress: bool = False,
+              rules: list[dict[str, Any]] | None = None) -> SweepResult:
     """Sweep, then copy the best trial's best checkpoint to OUT/models/round-``rnd``."""
     from arena.actors import pin_tracking
     from arena.registry import Registry
@@ -92,7 +93,7 @@ def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: lis
     champion_lora = json.loads((Path(champion_path) / "defender.json").read_text()).get("lora") or None
     threads = max(1, math.floor(tc.cpus_per_trial))
     job = SweepJob(cfg, str(out), str(champion_version), list(texts), list(labels), list(val_texts),
-                   list(val_labels), seed, threads)
+                   list(val_labels), seed, threads, list(rules or []))
     has_gpu = ray.cluster_resources().get("GPU", 0) > 0
     gpus = (tc.gpus_per_trial if tc.gpus_per_trial is not None else cfg.ray.num_gpus.trainer) if has_gpu else 0
     trainable = tune.with_resources(tune.with_parameters(train_trial, job=job),

@@ -9,7 +9,7 @@ ends its actor (``reuse_actors=False`` in the sweep), which frees the model's me
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -26,10 +26,28 @@ class SweepJob:
     val_labels: list[int]
     seed: int
     threads: int = 1
+    rules: list[dict[str, Any]] = field(default_factory=list)  # the round's new rules (challenger = rules + weights)
 
 
 def build_defender(config: dict[str, Any], job: SweepJob):
-    """Warm start from the champion (dropout from the trial) or a fresh adapter with the trial's r/alpha."""
+    """Warm start from the champion (dropout from the trial) or a fresh adapter with the trial's r/alpha;
+    either way with the champion's rules plus the round's new ones."""
+    defender = _build_defender(config, job)
+    if job.rules:
+        from arena.defend.rules import Rule, RuleSet
+
+        champion_rules = RuleSet.load(_champion_path(job))
+        defender.rules = champion_rules.merged(Rule(**r) for r in job.rules)
+    return defender
+
+
+def _champion_path(job: SweepJob):
+    from arena.registry import Registry
+
+    return Registry.from_config(job.cfg, job.out_dir).resolve(job.champion_version)[1]
+
+
+def _build_defender(config: dict[str, Any], job: SweepJob):
     from arena.defend import Defender
     from arena.registry import Registry
 

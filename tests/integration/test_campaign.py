@@ -118,15 +118,24 @@ def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
     for f in train_sets:
         texts = set(pq.read_table(f)["text"].to_pylist())
         assert not texts & forbidden, f"{f.name}: {len(texts & forbidden)} test-derived texts in training"
-    # replay is distilled from the champion (soft labels in (0, 1)); evasions are 1, perturbed benign 0
+    # replay is distilled from the champion (soft labels in (0, 1)); evasions, their originals and
+    # perturbed toxic texts are 1, perturbed benign 0; every trained strategy perturbs both classes
     summary = json.loads((campaign / "summary.json").read_text())
     first = next(r for r in summary["rounds"] if r["training_set"])
-    labels = pq.read_table(campaign / "train_sets" / f"round={first['round']}.parquet")["label"].to_pylist()
+    table = pq.read_table(campaign / "train_sets" / f"round={first['round']}.parquet").to_pydict()
+    labels, sources = table["label"], table["source"]
     n_replay = first["training_set"]["replay"]
+    assert sources[:n_replay] == ["replay"] * n_replay
     assert all(0.0 <= y <= 1.0 for y in labels)
     assert any(0.0 < y < 1.0 for y in labels[:n_replay])
-    assert labels[n_replay:] == [1.0] * first["training_set"]["evasions"] + [0.0] * (len(labels) - n_replay
-                                                                                     - first["training_set"]["evasions"])
+    for y, src in zip(labels[n_replay:], sources[n_replay:], strict=True):
+        assert y == (0.0 if src.startswith("perturbed0") else 1.0), src
+    assert sum(s.startswith("evasion:") for s in sources) == first["training_set"]["evasions"]
+    tox = {s.split(":")[1] for s in sources if s.startswith(("evasion:", "perturbed1:"))}
+    ben = {s.split(":")[1] for s in sources if s.startswith("perturbed0:")}
+    assert tox == ben and len(tox) >= 5, (tox, ben)
+    held = set(summary["heldout_strategies"])
+    assert held and not held & (tox | ben)  # the held-out family is never trained on
     # and training evasions come only from the train split
     train_ids = {i for i, _ in state["pools"]["attack_train"]}
     rows = RecordStore(campaign).read(pools=["train"]).to_pydict()
@@ -140,7 +149,7 @@ def test_frozen_suite_is_fixed(campaign: Path, repo_root: Path, tmp_path: Path):
     strategies = {x["strategy"] for x in state["frozen"]}
     assert {"homoglyph", "leet"} <= strategies
     heldout = json.loads((campaign / "summary.json").read_text())["heldout_strategies"]
-    assert "homoglyph" in heldout and "leet" not in heldout
+    assert "phonetic" in heldout and "leet" not in heldout and "homoglyph" not in heldout  # word family
 
 
 def test_champion_history_and_report(campaign: Path):
