@@ -1,0 +1,106 @@
+"""One whole round of the loop with a stub ``Services`` (no torch, no training): seconds, not minutes.
+
+The stub defender flags a text when its prepared words (canonicaliser + rules.json, exactly as the
+real ``Defender.prepare``) hit its word list; "training" adds the prepared non-words of label-1
+texts to that list. That is enough to check the round's contract end to end: pools, frozen
+suite, live attacks, the label-balanced training set, mined rules versioned with the challenger,
+the gate, promotion, records and state.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from arena.arena import Campaign, Services
+from arena.config import load_config
+from arena.defend.canonical import Canonicalizer
+from arena.defend.rules import Rule, RuleSet
+
+pytestmark = pytest.mark.usefixtures("mirror")
+INSULTS = ["idiot", "stupid", "fuck", "shit", "moron", "bitch", "dumb", "ass", "hate", "liar", "loser",
+           "pathetic", "ugly", "trash", "disgusting", "evil", "fucking", "crap", "hell", "damn"]
+
+
+class StubScorer:
+    def __init__(self, folder: Path, version: str) -> None:
+        spec = json.loads((folder / "defender.json").read_text())
+        self.canon = Canonicalizer.from_spec(spec["canonicalizer"])
+        self.rules = RuleSet.load(folder)
+        self.words = set(json.loads((folder / "vocab.json").read_text()))
+        self.version = version
+
+    def prepare(self, text: str) -> str:
+        return self.rules(self.canon(text))
+
+    def score(self, texts):
+        return [0.9 if {w.strip(".,!?").lower() for w in self.prepare(t).split()} & self.words else 0.1
+                for t in texts]
+
+
+class StubServices(Services):
+    trained: list[dict] = []
+
+    def scorer(self, version: str):
+        return StubScorer(self.registry.resolve(version)[1], version)
+
+    def train_challenger(self, champion_version, texts, labels, val_texts, val_labels, rnd, seed, tags, rules=()):
+        from arena.defend.canonical import is_known
+
+        src = self.registry.resolve(champion_version)[1]
+        folder = self.out / "models" / f"round-{rnd}"
+        shutil.copytree(src, folder, dirs_exist_ok=True)
+        RuleSet.load(src).merged(Rule(**r) for r in rules).save(folder)
+        old = StubScorer(folder, "new")
+        words = set(old.words)
+        for t, y in zip(texts, labels, strict=True):
+            if y == 1.0:
+                words |= {w.strip(".,!?").lower() for w in old.prepare(t).split() if len(w) > 3 and not is_known(w)}
+        (folder / "vocab.json").write_text(json.dumps(sorted(words)))
+        StubServices.trained.append({"round": rnd, "n": len(texts), "rules": len(rules)})
+        with self.registry.run(f"challenger-round-{rnd}", tags=tags, nested=True) as run:
+            return self.registry.register(folder, run.info.run_id, tags={"round": rnd})
+
+
+def test_one_round_with_stub_services(tmp_path: Path, repo_root: Path):
+    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
+        "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
+        "campaign.eval_pool_size=20", "campaign.benign_pool_size=20", "campaign.attack_train_pool_size=60",
+        "campaign.live_eval_attacks=10", "campaign.train_attacks=60", "campaign.retrain.perturbed_per_strategy=6",
+        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
+        "campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0",
+    ])
+    out = tmp_path / "run"
+    # the round-0 champion: a registered folder the stub reads (its spec, its words, no rules)
+    from arena.registry import CHAMPION, Registry
+
+    base = tmp_path / "baseline"
+    base.mkdir()
+    (base / "defender.json").write_text(json.dumps({"threshold": 0.5, "canonicalizer": cfg.defender.canonicalizer.model_dump()}))
+    (base / "vocab.json").write_text(json.dumps(INSULTS))
+    reg = Registry.from_config(cfg, out)
+    with reg.run("baseline") as run:
+        v = reg.register(base, run.info.run_id)
+    reg.set_alias(CHAMPION, v, round=0, reason="baseline")
+
+    StubServices.trained = []
+    summary = Campaign(cfg, out, progress=False, services_factory=StubServices).run(rounds=1)
+    r0, r1 = summary["rounds"]
+    assert r0["gate"] is not None and r1["gate"] is None  # round 0 retrains, the last round does not
+    ts = r0["training_set"]
+    assert ts["replay"] > 0 and ts["benign_perturbed"] > ts["perturbed_toxic"] > 0
+    assert StubServices.trained and StubServices.trained[0]["round"] == 0
+    assert summary["heldout_strategies"] == ["phonetic"]
+    # the challenger's folder holds the round's mined rules (the gate judged rules + weights together)
+    if ts["evasions"]:
+        assert ts["rules"]["candidates"] >= ts["rules"]["admitted"]
+    challenger = r0["gate"]["challenger_version"]
+    rules = RuleSet.load(reg.resolve(challenger)[1])
+    assert len(rules) == StubServices.trained[0]["rules"]
+    if r0["promoted"]:
+        assert r1["champion_version"] == challenger
+    state = json.loads((out / "state.json").read_text())
+    assert state["next_round"] == 2 and [r["round"] for r in state["rounds"]] == [0, 1]
