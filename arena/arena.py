@@ -335,6 +335,11 @@ class Campaign:
         names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
         names = [n for n in names if n not in infos or (
             n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families))]
+        llm_names = [n for n in names if n in infos and "llm" in infos[n].families]
+        why = _llm_unavailable(cfg) if llm_names else None
+        if why:  # loud, and in the summary's strategy list: the campaign runs without the LLM
+            print(f"warning: LLM strategies {llm_names} dropped from this campaign: {why}", flush=True)
+            names = [n for n in names if n not in llm_names]
         self.attacker = Attacker(self.cfg, names, progress=progress, log=self.log, strategy_factory=strategy_factory)
         self.strategies, self.families, self.family_sets = (self.attacker.strategies, self.attacker.families,
                                                             self.attacker.family_sets)
@@ -587,8 +592,8 @@ class Campaign:
         used_ev = 0
         for strat in self.train_strategies:
             quota = rc.perturbed_per_strategy
-            if "llm" in self.family_sets[strat]:
-                quota = min(quota, llm_cap)  # seconds per text on CPU
+            if "llm" in self.family_sets[strat]:  # seconds per text on CPU: toxic + benign within the round's cap
+                quota = min(quota, max(1, round(llm_cap / (1 + ratio)))) if llm_cap else 0
             mine = by_strategy.get(strat, [])[:quota]
             used_ev += len(mine)
             for att, orig in mine:
@@ -826,6 +831,17 @@ class Campaign:
 
     def _write_summary(self, state: dict[str, Any]) -> None:
         atomic_write_text(self.out / "summary.json", json.dumps(self.summary(state), indent=2))
+
+
+def _llm_unavailable(cfg) -> str | None:
+    """Why the configured llama.cpp attacker cannot run on this machine (None: it can, or another backend)."""
+    if cfg.attack.llm.backend != "llama_cpp":
+        return None
+    from arena.llm.llama_cpp_backend import probe
+    from arena.llm.models import default_gguf_path
+
+    path = Path(cfg.attack.llm.model) if cfg.attack.llm.model else default_gguf_path()
+    return probe(str(path)) if path.is_file() else None
 
 
 def _fmt(x: float | None) -> str:

@@ -8,12 +8,47 @@ on the same build and thread count.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ModelError
 from arena.llm.base import LLMBackend, register_backend, sample_seed
 from arena.llm.models import default_gguf_path
+
+_PROBE = ("import sys; from llama_cpp import Llama; "
+          "m = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False); "
+          "m.create_chat_completion(messages=[{'role': 'user', 'content': 'Say hello.'}], max_tokens=8, "
+          "temperature=1.0, seed=1)")
+
+
+@lru_cache(maxsize=8)
+def probe(model_path: str, timeout: float = 180.0) -> str | None:
+    """None when llama.cpp generates a few tokens from ``model_path`` on this machine, else why not.
+
+    Runs in a child process, so a native crash of a llama-cpp-python build (seen here: 0.3.35 and
+    0.3.36 built from source die with SIGSEGV in ``llama_decode``) becomes an error message instead
+    of killing the caller. ``ARENA_LLAMA_PROBE=0`` skips it. Cached per process.
+    """
+    if os.environ.get("ARENA_LLAMA_PROBE", "1") == "0":
+        return None
+    try:
+        r = subprocess.run([sys.executable, "-c", _PROBE, model_path], capture_output=True, text=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"llama.cpp did not generate from {model_path} within {timeout:.0f} s"
+    if r.returncode == 0:
+        return None
+    if r.returncode < 0:
+        name = signal.Signals(-r.returncode).name if -r.returncode in signal.Signals._value2member_map_ else "?"
+        return (f"llama.cpp crashed ({name}) generating a few tokens from {model_path}: this llama-cpp-python build "
+                "does not run here; reinstall another version (pip install 'llama-cpp-python==X') or use "
+                "attack.llm.backend=transformers")
+    tail = (r.stderr or "").strip().splitlines()[-1:] or [""]
+    return f"llama.cpp failed (exit {r.returncode}) on {model_path}: {tail[0]}"
 
 
 @register_backend("llama_cpp")
@@ -47,6 +82,9 @@ class LlamaCppBackend(LLMBackend):
         path = self.model_path or default_gguf_path()
         if not path.is_file():
             raise ModelError(f"GGUF model file not found: {path}")
+        why = probe(str(path))
+        if why:
+            raise ModelError(why)
         try:
             self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
                               n_threads_batch=self.n_threads, verbose=self.verbose)

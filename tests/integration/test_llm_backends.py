@@ -28,6 +28,12 @@ SERVER_DEPS = ["uvicorn", "fastapi", "sse_starlette", "starlette_context", "pyda
 @pytest.fixture(scope="module")
 def llama():
     # one thread: on a busy 2-core machine llama.cpp's spinning threads slow down badly when oversubscribed
+    from arena.llm.llama_cpp_backend import probe
+    from arena.llm.models import default_gguf_path
+
+    why = probe(str(default_gguf_path()))
+    if why:  # a native crash of the installed build, reported, not a crash of the test session
+        pytest.skip(why)
     backend = get_backend("llama_cpp", n_threads=1, n_ctx=512)
     yield backend
     backend.close()
@@ -81,6 +87,11 @@ def llama_server(tmp_path_factory):
     missing = [m for m in SERVER_DEPS if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"llama-cpp-python[server] dependencies missing: {missing}")
+    from arena.llm.llama_cpp_backend import probe
+
+    why = probe(str(default_gguf_path()))
+    if why:  # the server runs the same native build
+        pytest.skip(why)
     port = _free_port()
     base = f"http://127.0.0.1:{port}/v1"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",

@@ -1,0 +1,51 @@
+"""How much the canonicaliser changes clean text: share of word tokens changed, per step and in all.
+
+    python bench/canonical_share.py --config configs/default.yaml --split val
+
+Writes bench/results/canonical_share.json and prints one line per step. (Clean macro-F1 with the
+canonicaliser on and off needs two trained baselines: ``bench/baseline.py --set
+defender.canonicalizer.enabled=false``.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--config", default="configs/default.yaml")
+    ap.add_argument("--split", default="val", choices=["train", "val", "test"])
+    ap.add_argument("--out", default="bench/results")
+    args = ap.parse_args()
+
+    from arena.baseline import load_splits
+    from arena.config import load_config
+    from arena.defend.canonical import STEPS, Canonicalizer, changed_token_share
+
+    cfg = load_config(args.config)
+    texts = load_splits(cfg)[args.split].texts
+    rows = {}
+    for step in STEPS:
+        out = Canonicalizer(**{k: k == step for k in STEPS}).many(texts)
+        rows[step] = {"changed_token_share": changed_token_share(texts, out),
+                      "texts_changed": sum(a != b for a, b in zip(texts, out, strict=True))}
+    full = Canonicalizer().many(texts)
+    rows["all"] = {"changed_token_share": changed_token_share(texts, full),
+                   "texts_changed": sum(a != b for a, b in zip(texts, full, strict=True))}
+    result = {"dataset": cfg.data.dataset, "split": args.split, "texts": len(texts), "steps": rows,
+              "command": "python bench/canonical_share.py " + " ".join(sys.argv[1:])}
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    (Path(args.out) / "canonical_share.json").write_text(json.dumps(result, indent=2))
+    for k, v in rows.items():
+        print(f"{k:15s} {100 * v['changed_token_share']:6.3f}% of tokens  {v['texts_changed']:4d} texts")
+    print(f"canonical_share: {100 * rows['all']['changed_token_share']:.2f}% of {args.split} tokens changed "
+          f"({rows['all']['texts_changed']}/{len(texts)} texts)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
