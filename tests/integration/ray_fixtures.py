@@ -29,7 +29,7 @@ TINY = [
     # a 128-tweet model is near-random: its val-calibrated threshold flags every text, so no attack
     # evades, nothing is retrained and the kill-mid-round test has no window; keep it at 0.5
     "train.calibrate_threshold=false",
-    "attack.strategies=[homoglyph,leet,typos]",  # homoglyph: the held-out (unicode) family
+    "attack.strategies=[homoglyph,leet,typos]", "campaign.heldout_family=unicode",  # homoglyph: held out
     "campaign.eval_pool_size=8", "campaign.benign_pool_size=8", "campaign.attack_train_pool_size=24",
     "campaign.live_eval_attacks=6", "campaign.train_attacks=12",
     "campaign.retrain.replay_size=48", "campaign.retrain.benign_perturbed_size=8",
