@@ -94,11 +94,10 @@ def train_warm_challenger(cfg, champion_path: str | Path, texts: list[str], labe
     loaded trainable, its rules plus ``rules``, trained with :func:`retrain_config`, saved to ``folder``.
     Returns (folder, TrainResult)."""
     from arena.defend import Defender, train_defender
-    from arena.defend.rules import Rule
 
     defender = Defender.load(champion_path, device=cfg.train.device, trainable=True)
     if rules:
-        defender.rules = defender.rules.merged(Rule(**r) for r in rules)
+        defender.rules = defender.rules.merged(rules)
     result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(cfg), seed=seed,
                             progress=progress)
     return defender.save(folder), result
@@ -645,16 +644,12 @@ class Campaign:
         """Rules from the train-pool evasions, behind the champion's canonicaliser and rules."""
         from dataclasses import asdict
 
-        from arena.defend.canonical import Canonicalizer
         from arena.defend.classifier import Defender
         from arena.defend.rules import RuleSet, admit_rules, mine_rules
 
         path = self.registry.resolve(champion)[1]
-        canon = Canonicalizer.from_spec(Defender.read_spec(path).canonicalizer)
+        prepare = Defender.read_input_layers(path)  # the champion's Defender.prepare, per text
         base = RuleSet.load(path)
-
-        def prepare(t: str) -> str:
-            return base(canon(t) if canon else t)
 
         mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd)
         clean = [prepare(t) for _, t, _ in train]

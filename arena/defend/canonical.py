@@ -227,11 +227,10 @@ def _squeeze_token(token: str) -> str:
     if token[0] in "@#" or len({c.lower() for c in token if c.isalpha()}) < 2:
         return token  # mentions, hashtags, KKK, xxx, zzz
     two = _REPEAT.sub(r"\1\1", token)
-    lead, core, tail = _split_edges(two)
-    if is_known(core):
+    if is_known(split_edges(two)[1]):
         return two
     one = _REPEAT.sub(r"\1", token)
-    if is_known(_split_edges(one)[1]):
+    if is_known(split_edges(one)[1]):
         return one
     return two
 
@@ -251,7 +250,7 @@ _EDGE = "\"'`“”‘’()[]{}<>,;:.!?"
 _NUMBER_UNIT = re.compile(r"[\d.,/:]+(?:st|nd|rd|th|s|am|pm|k|m|h|x|g|kg|km|mb|gb|p|mph)", re.IGNORECASE)
 
 
-def _split_edges(token: str) -> tuple[str, str, str]:
+def split_edges(token: str) -> tuple[str, str, str]:
     """(leading punctuation, core, trailing punctuation) of a whitespace token."""
     start, end = 0, len(token)
     while start < end and token[start] in _EDGE:
@@ -271,7 +270,7 @@ def _deobfuscate_token(token: str) -> str:
     if token.isalpha() or len(token) < 3 or not any(c.isalpha() for c in token) or token[0] in "@#" or (
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
-    lead, core, tail = _split_edges(token)
+    lead, core, tail = split_edges(token)
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
@@ -357,19 +356,6 @@ class Canonicalizer:
             raise ModelError(f"defender.json canonicalizer: unknown steps {sorted(unknown)} (known: {list(STEPS)})")
         return cls(**{k: bool(spec.get(k, k not in LEGACY_OFF)) for k in STEPS})
 
-    # attribute access kept for callers of the three-step version
-    @property
-    def nfkc(self) -> bool:
-        return self.flags["nfkc"]
-
-    @property
-    def strip(self) -> bool:
-        return self.flags["strip_invisible"]
-
-    @property
-    def skel(self) -> bool:
-        return self.flags["skeleton"]
-
     def __call__(self, text: str) -> str:
         f = self.flags
         if f["bidi"]:
@@ -397,9 +383,14 @@ class Canonicalizer:
         return {"enabled": True, **self.flags}
 
 
+def word_key(word: str) -> str:
+    """A whitespace token as the rules and the change measurements see it: edge punctuation off, lowercase."""
+    return split_edges(word)[1].lower()
+
+
 def tokens(text: str) -> list[str]:
-    """Lowercase word tokens (edge punctuation stripped) used for the change measurements."""
-    return [c.lower() for c in (_split_edges(t)[1] for t in text.split()) if c]
+    """The non-empty :func:`word_key` of each whitespace token of ``text``."""
+    return [k for k in map(word_key, text.split()) if k]
 
 
 def changed_token_share(originals: Sequence[str], transformed: Sequence[str]) -> float:

@@ -114,6 +114,13 @@ class DefenderSpec:
         )
 
 
+def input_layers(canonicalizer: Canonicalizer | None, rules: RuleSet):
+    """text -> what the classifier reads: ``canonicalizer`` (if any), then ``rules``."""
+    if canonicalizer is None:
+        return rules
+    return (lambda t: rules(canonicalizer(t))) if rules else canonicalizer
+
+
 def _newly_initialised_modules(loading_info: dict[str, Any]) -> list[str]:
     """Top-level module names whose weights were missing from the base checkpoint (e.g. classifier, pooler)."""
     names: set[str] = set()
@@ -342,12 +349,13 @@ class Defender:
     # ------------------------------------------------------------------ inference
     def prepare(self, texts: Sequence[str]) -> list[str]:
         """What the model reads: the canonicaliser, then the learned rules (both saved with the model)."""
-        texts = [t if isinstance(t, str) else str(t) for t in texts]
-        if self.canonicalizer:
-            texts = [self.canonicalizer(t) for t in texts]
-        if self.rules:
-            texts = [self.rules(t) for t in texts]
-        return texts
+        step = input_layers(self.canonicalizer, self.rules)
+        return [step(t if isinstance(t, str) else str(t)) for t in texts]
+
+    @classmethod
+    def read_input_layers(cls, path: str | os.PathLike):
+        """The saved folder's ``prepare`` for one text (canonicaliser + rules), without loading weights."""
+        return input_layers(Canonicalizer.from_spec(cls.read_spec(path).canonicalizer), RuleSet.load(path))
 
     def score(self, texts: Sequence[str], batch_size: int = 128) -> list[float]:
         """P(toxic) for each text: length-sorted batches, dynamic padding, inference mode.

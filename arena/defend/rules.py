@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.defend.canonical import _split_edges, is_known
+from arena.defend.canonical import is_known, split_edges, word_key
 from arena.errors import ModelError
 
 RULES_FILE = "rules.json"
@@ -52,10 +52,6 @@ class Rule:
     round: int = 0
     support: int = 1  # train evasions it was mined from
     strategy: str = ""  # the strategy of its first evasion
-
-
-def _norm(word: str) -> str:
-    return _split_edges(word)[1].lower()
 
 
 class RuleSet:
@@ -80,15 +76,15 @@ class RuleSet:
         words = text.split()
         if not words:
             return text
-        keys = [_norm(w) for w in words]
+        keys = [word_key(w) for w in words]
         out: list[str] = []
         k, changed = 0, False
         while k < len(words):
             for n in range(min(self._max_n, len(words) - k), 0, -1):
                 target = self._index.get(tuple(keys[k : k + n]))
                 if target is not None and all(keys[k : k + n]):
-                    lead = _split_edges(words[k])[0]
-                    tail = _split_edges(words[k + n - 1])[2]
+                    lead = split_edges(words[k])[0]
+                    tail = split_edges(words[k + n - 1])[2]
                     out.append(lead + " ".join(target) + tail)
                     k += n
                     changed = True
@@ -98,9 +94,9 @@ class RuleSet:
                 k += 1
         return " ".join(out) if changed else text
 
-    def merged(self, new: Iterable[Rule]) -> RuleSet:
-        """These rules plus ``new`` (an existing variant keeps its first target)."""
-        return RuleSet([*self.rules.values(), *new])
+    def merged(self, new: Iterable[Rule | dict[str, Any]]) -> RuleSet:
+        """These rules plus ``new`` (Rules or their dicts; an existing variant keeps its first target)."""
+        return RuleSet([*self.rules.values(), *(r if isinstance(r, Rule) else Rule(**r) for r in new)])
 
     # ------------------------------------------------------------------ persistence
     def to_dict(self) -> dict[str, Any]:
@@ -140,8 +136,8 @@ def _looks_alike(variant: str, target: str) -> bool:
 
 def candidate_pairs(attacked: str, original: str) -> list[tuple[str, str]]:
     """(variant, target) spans where the (canonical) attacked text differs from its original."""
-    a = [_norm(w) for w in attacked.split()]
-    o = [_norm(w) for w in original.split()]
+    a = [word_key(w) for w in attacked.split()]
+    o = [word_key(w) for w in original.split()]
     out = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, o, autojunk=False).get_opcodes():
         if op != "replace" or not (0 < i2 - i1 <= MAX_SPAN and 0 < j2 - j1 <= MAX_SPAN):
@@ -189,17 +185,22 @@ def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str]
     return [Rule(v, t, rnd, n, first[(v, t)]) for v, (t, n) in best.items()]
 
 
+def _spans(keys: list[str]) -> Iterable[str]:
+    """Every 1..MAX_SPAN-word span of ``keys`` (word keys) that a rule could match."""
+    for n in range(1, MAX_SPAN + 1):
+        for k in range(len(keys) - n + 1):
+            if all(keys[k : k + n]):
+                yield " ".join(keys[k : k + n])
+
+
 def ngram_counts(texts: Iterable[str]) -> tuple[Counter[str], int]:
     """Counts of 1..MAX_SPAN-word spans (as rules see them) and the total number of words."""
     counts: Counter[str] = Counter()
     total = 0
     for t in texts:
-        keys = [_norm(w) for w in t.split()]
+        keys = [word_key(w) for w in t.split()]
         total += len(keys)
-        for n in range(1, MAX_SPAN + 1):
-            for k in range(len(keys) - n + 1):
-                if all(keys[k : k + n]):
-                    counts[" ".join(keys[k : k + n])] += 1
+        counts.update(_spans(keys))
     return counts, total
 
 
@@ -236,11 +237,4 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
 
 def _fired(rules: RuleSet, text: str) -> set[str]:
     """Variants of ``rules`` that match somewhere in ``text``."""
-    keys = [_norm(w) for w in text.split()]
-    hit = set()
-    for n in range(1, MAX_SPAN + 1):
-        for k in range(len(keys) - n + 1):
-            v = " ".join(keys[k : k + n])
-            if v in rules.rules:
-                hit.add(v)
-    return hit
+    return {v for v in _spans([word_key(w) for w in text.split()]) if v in rules.rules}

@@ -31,37 +31,24 @@ class SweepJob:
 
 def build_defender(config: dict[str, Any], job: SweepJob):
     """Warm start from the champion (dropout from the trial) or a fresh adapter with the trial's r/alpha;
-    either way with the champion's rules plus the round's new ones."""
-    defender = _build_defender(config, job)
-    if job.rules:
-        from arena.defend.rules import Rule, RuleSet
-
-        champion_rules = RuleSet.load(_champion_path(job))
-        defender.rules = champion_rules.merged(Rule(**r) for r in job.rules)
-    return defender
-
-
-def _champion_path(job: SweepJob):
-    from arena.registry import Registry
-
-    return Registry.from_config(job.cfg, job.out_dir).resolve(job.champion_version)[1]
-
-
-def _build_defender(config: dict[str, Any], job: SweepJob):
+    either way with the champion's rules plus the round's new ones (challenger = rules + weights)."""
     from arena.defend import Defender
+    from arena.defend.rules import RuleSet
     from arena.registry import Registry
 
     cfg = job.cfg
     _, path = Registry.from_config(cfg, job.out_dir).resolve(job.champion_version)
     if cfg.ray.tune.warm_start:
-        defender = Defender.load(path, device=cfg.train.device, trainable=True)
+        defender = Defender.load(path, device=cfg.train.device, trainable=True)  # loads the champion's rules
         set_lora_dropout(defender, float(config["dropout"]))
-        return defender
-    dcfg = cfg.defender.model_copy(deep=True)
-    dcfg.lora = dcfg.lora.model_copy(update={"r": int(config["lora_r"]), "alpha": int(config["lora_alpha"]),
-                                             "dropout": float(config["dropout"])})
-    defender = Defender.create(dcfg, device=cfg.train.device, seed=job.seed)
-    defender.spec.threshold = Defender.read_spec(path).threshold  # kept unless retrain.calibrate_threshold
+    else:
+        dcfg = cfg.defender.model_copy(deep=True)
+        dcfg.lora = dcfg.lora.model_copy(update={"r": int(config["lora_r"]), "alpha": int(config["lora_alpha"]),
+                                                 "dropout": float(config["dropout"])})
+        defender = Defender.create(dcfg, device=cfg.train.device, seed=job.seed)
+        defender.spec.threshold = Defender.read_spec(path).threshold  # kept unless retrain.calibrate_threshold
+        defender.rules = RuleSet.load(path)
+    defender.rules = defender.rules.merged(job.rules)
     return defender
 
 
