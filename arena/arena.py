@@ -13,7 +13,7 @@ One campaign = round 0 (the baseline champion) .. round N. Each round r:
     record     every attempt is appended to OUT/records/round=r/ (atomic Parquet parts)
     metrics    frozen-suite detection (the same attacks every round), live attack success, per
                strategy, held-out family, clean macro-F1, benign-perturbed FPR -> summary + MLflow
-    trigger    live detection below campaign.retrain_below (and r < N) -> retrain
+    trigger    live detection below campaign.retrain_below (1.0: always; and r < N) -> retrain
     retrain    challenger = champion warm start on clean replay + train-pool evasions + perturbed benign
     evaluate   the challenger on the frozen suite, clean test and the benign-perturbed set
     gate       paired bootstrap CI on frozen detection, clean F1 and FPR limits (arena/gate.py)
@@ -725,7 +725,9 @@ class Campaign:
         # 3. trigger -> retrain -> evaluate -> gate -> promote
         promoted, gate, challenger, train_info = False, None, None, None
         live_detection = None if live_success is None else 1.0 - live_success
-        if rnd < last and (live_detection is None or live_detection < self.cfg.campaign.retrain_below):
+        below = self.cfg.campaign.retrain_below
+        # 1.0 means every round (a champion that stops every live attack still retrains)
+        if rnd < last and (live_detection is None or below >= 1.0 or live_detection < below):
             t = time.perf_counter()
             ts = self.build_training_set(state, rnd, splits)
             train_info = ts.info

@@ -176,7 +176,7 @@ class CampaignConfig(_Model):
     llm_attacks_per_round: int = Field(8, ge=0, description="Cap on live LLM attacks per pool and round.")
     heldout_family: str | None = Field("word", description="Strategy family never used for training.")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
-    retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this.")
+    retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this (1.0: every round).")
     exploration_floor: float = Field(0.02, ge=0, lt=1)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
     gate: GateConfig = Field(default_factory=GateConfig)

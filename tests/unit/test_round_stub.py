@@ -104,3 +104,39 @@ def test_one_round_with_stub_services(tmp_path: Path, repo_root: Path):
         assert r1["champion_version"] == challenger
     state = json.loads((out / "state.json").read_text())
     assert state["next_round"] == 2 and [r["round"] for r in state["rounds"]] == [0, 1]
+
+
+class FlagAll(StubScorer):
+    def score(self, texts):
+        return [0.9 for _ in texts]
+
+
+class FlagAllServices(StubServices):
+    def scorer(self, version: str):
+        return FlagAll(self.registry.resolve(version)[1], version)
+
+
+@pytest.mark.parametrize(("below", "retrains"), [(1.0, True), (0.97, False)])
+def test_retrain_trigger_when_the_champion_stops_every_live_attack(tmp_path: Path, repo_root: Path, below, retrains):
+    """retrain_below=1.0 means every round, even when live detection is 100%; below that, a
+    champion that stops every live attack is not retrained."""
+    from arena.registry import CHAMPION, Registry
+
+    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
+        "attack.strategies=[leet,typos,phonetic]", "attack.search=greedy",
+        "campaign.eval_pool_size=10", "campaign.benign_pool_size=10", "campaign.attack_train_pool_size=20",
+        "campaign.live_eval_attacks=6", "campaign.train_attacks=20", "campaign.retrain.perturbed_per_strategy=4",
+        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100", f"campaign.retrain_below={below}",
+    ])
+    out = tmp_path / "run"
+    base = tmp_path / "baseline"
+    base.mkdir()
+    (base / "defender.json").write_text(json.dumps({"threshold": 0.5, "canonicalizer": cfg.defender.canonicalizer.model_dump()}))
+    (base / "vocab.json").write_text(json.dumps(INSULTS))
+    reg = Registry.from_config(cfg, out)
+    with reg.run("baseline") as run:
+        reg.set_alias(CHAMPION, reg.register(base, run.info.run_id), round=0, reason="baseline")
+    summary = Campaign(cfg, out, progress=False, services_factory=FlagAllServices).run(rounds=1)
+    r0 = summary["rounds"][0]
+    assert r0["live_attack_success"] == 0.0
+    assert (r0["gate"] is not None) is retrains
