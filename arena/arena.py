@@ -651,7 +651,8 @@ class Campaign:
         prepare = Defender.read_input_layers(path)  # the champion's Defender.prepare, per text
         base = RuleSet.load(path)
 
-        mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd)
+        mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,
+                           fuzzy=self.cfg.campaign.retrain.fuzzy_rules)
         clean = [prepare(t) for _, t, _ in train]
         scorer = self.services.scorer(champion)
         admitted, report = admit_rules(mined, clean, [prepare(t) for t in perturbed_benign], scorer.score,

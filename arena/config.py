@@ -144,6 +144,8 @@ class RetrainConfig(_Model):
     pair_originals: bool = Field(True, description="Each evasion's clean original joins the set (label 1).")
     mine_rules: bool = Field(True, description="Mine variant -> word rules from train-pool evasions each round "
                              "(arena/defend/rules.py); the challenger is new rules + new weights.")
+    fuzzy_rules: bool = Field(True, description="Mined targets whose variants are spelling edits also become "
+                              "fuzzy rules: any non-word within 1-2 edits of the target is rewritten to it.")
     rule_max_clean_share: float = Field(0.001, ge=0, le=1, description="A rule may change at most this share of "
                                         "clean train tokens.")
     head_lr: float | None = Field(

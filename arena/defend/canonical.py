@@ -182,6 +182,11 @@ def is_known(word: str) -> bool:
     return _lexicon().get(word.lower(), 0.0) >= MIN_ZIPF
 
 
+def in_lexicon(word: str) -> bool:
+    """``word`` (any case) is in wordfreq's English list at all (Zipf >= 2.4: ``idiom``, ``loons``)."""
+    return word.lower() in _lexicon()
+
+
 @lru_cache(maxsize=64)
 def _by_length(n: int) -> list[str]:
     """Known words of ``n`` letters, most frequent first."""

@@ -16,6 +16,13 @@ admitted only if
 - it raises the benign FPR on perturbed *train* texts by nothing: a rule that makes the champion
   flag a perturbed non-toxic train text it did not flag before is dropped.
 
+Each admitted single-word target of at least :data:`FUZZY_MIN_LEN` letters whose variants are
+spelling edits also becomes a **fuzzy rule** (``~idiot``): any non-word within a small
+optimal-string-alignment distance of it (a token wordfreq does not list at all) (1 edit up to 6 letters, 2 from 7; ``rapidfuzz``) is
+rewritten to it, so ``idoit``, ``idiiot`` and ``iidot`` all read ``idiot`` although only one of
+them was ever mined. A fuzzy rule passes the same two admission tests (the clean train tokens it
+would rewrite, and the perturbed benign train texts it would make the champion flag).
+
 The rules are saved with the model (``rules.json`` in the defender folder), so a challenger is new
 rules + new weights, the gate judges the pair, and a rollback restores both. They run after the
 canonicaliser, in ``Defender.prepare``, everywhere the model runs. Pure Python; no torch.
@@ -32,7 +39,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.defend.canonical import is_known, split_edges, word_key
+from arena.defend.canonical import in_lexicon, is_known, split_edges, word_key
 from arena.errors import ModelError
 
 RULES_FILE = "rules.json"
@@ -41,6 +48,14 @@ FORMAT = 1
 MAX_SPAN = 3
 #: The variant must look like its target (rapidfuzz ``fuzz.ratio`` of the letters, 0-100).
 MIN_RATIO = 60.0
+#: Fuzzy rules: the shortest target, and the edit distance allowed by the token's length.
+FUZZY_MIN_LEN = 4
+FUZZY_PREFIX = "~"
+
+
+def fuzzy_distance(n: int) -> int:
+    """Edits a fuzzy rule tolerates in a token of ``n`` letters (0 below :data:`FUZZY_MIN_LEN`)."""
+    return 0 if n < FUZZY_MIN_LEN else 1 if n <= 6 else 2
 
 
 @dataclass(frozen=True)
@@ -52,17 +67,25 @@ class Rule:
     round: int = 0
     support: int = 1  # train evasions it was mined from
     strategy: str = ""  # the strategy of its first evasion
+    fuzzy: bool = False  # variant is FUZZY_PREFIX + target: any non-word within fuzzy_distance of target
+
+    @classmethod
+    def fuzzy_of(cls, target: str, rnd: int = 0, support: int = 1, strategy: str = "") -> Rule:
+        return cls(FUZZY_PREFIX + target, target, rnd, support, strategy, True)
 
 
 class RuleSet:
-    """An ordered set of word rules, applied to whitespace tokens (longest variant first)."""
+    """An ordered set of word rules, applied to whitespace tokens: exact variants (longest first),
+    then fuzzy rules on the non-words left."""
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: dict[str, Rule] = {}
         for r in rules:
             self.rules.setdefault(r.variant, r)
-        self._index = {tuple(v.split()): r.target.split() for v, r in self.rules.items()}
+        self._index = {tuple(v.split()): r.target.split() for v, r in self.rules.items() if not r.fuzzy}
         self._max_n = max((len(k) for k in self._index), default=0)
+        self._anchors = sorted({r.target for r in self.rules.values() if r.fuzzy})
+        self._fuzzy_cache: dict[str, str | None] = {}
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -70,15 +93,34 @@ class RuleSet:
     def __bool__(self) -> bool:
         return bool(self.rules)
 
+    def fuzzy_target(self, key: str) -> str | None:
+        """The fuzzy rule's target for a word key (a non-word near an anchor), else None."""
+        if not self._anchors:
+            return None
+        hit = self._fuzzy_cache.get(key, "")
+        if hit == "":
+            hit = _nearest(key, self._anchors)
+            if len(self._fuzzy_cache) < 200_000:
+                self._fuzzy_cache[key] = hit
+        return hit
+
     def __call__(self, text: str) -> str:
-        if not self._index:
+        if not self._index and not self._anchors:
             return text
         words = text.split()
         if not words:
             return text
         keys = [word_key(w) for w in words]
+        changed = False
+        if self._anchors:  # fuzzy rules first, on single non-words that no exact rule names
+            for k, key in enumerate(keys):
+                tag = "#" if key.startswith("#") else ""  # a hashtag's word too (#idoit -> #idiot)
+                target = self.fuzzy_target(key[len(tag):]) if key and (key,) not in self._index else None
+                if target is not None:
+                    lead, _, tail = split_edges(words[k])
+                    words[k], keys[k], changed = lead + tag + target + tail, tag + target, True
         out: list[str] = []
-        k, changed = 0, False
+        k = 0
         while k < len(words):
             for n in range(min(self._max_n, len(words) - k), 0, -1):
                 target = self._index.get(tuple(keys[k : k + n]))
@@ -127,6 +169,18 @@ class RuleSet:
             raise ModelError(f"{path}: unreadable rules file: {exc}") from exc
 
 
+def _nearest(key: str, anchors: Sequence[str]) -> str | None:
+    """The anchor within :func:`fuzzy_distance` of the non-word ``key`` (closest, then first), or None."""
+    d = fuzzy_distance(len(key))
+    if not d or not key.isalpha() or key in anchors or in_lexicon(key):
+        return None
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    hit = process.extractOne(key, anchors, scorer=OSA.distance, score_cutoff=d)
+    return None if hit is None else hit[0]
+
+
 # ---------------------------------------------------------------------------- mining
 def _looks_alike(variant: str, target: str) -> bool:
     from rapidfuzz import fuzz
@@ -165,12 +219,12 @@ def _pair(va: list[str], tg: list[str]) -> tuple[str, str] | None:
 
 
 def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str], str] | None = None,
-               rnd: int = 0) -> list[Rule]:
+               rnd: int = 0, fuzzy: bool = True) -> list[Rule]:
     """Candidate rules from (attacked, original, strategy) triples, most supported first.
 
     ``prepare`` (the canonicaliser and the rules so far) runs on both texts first, so a rule is
     mined only for what the existing layers leave. A variant mined with two targets keeps the
-    more frequent one.
+    more frequent one. With ``fuzzy``, the :func:`fuzzy_candidates` of those rules follow them.
     """
     prepare = prepare or (lambda t: t)
     counts: Counter[tuple[str, str]] = Counter()
@@ -182,7 +236,27 @@ def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str]
     best: dict[str, tuple[str, int]] = {}
     for (variant, target), n in counts.most_common():
         best.setdefault(variant, (target, n))
-    return [Rule(v, t, rnd, n, first[(v, t)]) for v, (t, n) in best.items()]
+    rules = [Rule(v, t, rnd, n, first[(v, t)]) for v, (t, n) in best.items()]
+    if fuzzy:
+        rules += fuzzy_candidates(rules, rnd)
+    return rules
+
+
+def fuzzy_candidates(rules: Iterable[Rule], rnd: int = 0) -> list[Rule]:
+    """A fuzzy rule per single-word target whose mined variants include a spelling edit of it
+    (within :func:`fuzzy_distance`), supported by those variants' evasions."""
+    from rapidfuzz.distance import OSA
+
+    support: Counter[str] = Counter()
+    first: dict[str, str] = {}
+    for r in rules:
+        v, t = r.variant, r.target
+        if r.fuzzy or " " in v or " " in t or len(t) < FUZZY_MIN_LEN or not (v.isalpha() and t.isalpha()):
+            continue
+        if OSA.distance(v, t) <= fuzzy_distance(len(v)):
+            support[t] += r.support
+            first.setdefault(t, r.strategy)
+    return [Rule.fuzzy_of(t, rnd, n, first[t]) for t, n in support.most_common()]
 
 
 def _spans(keys: list[str]) -> Iterable[str]:
@@ -216,7 +290,9 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
     base = base or RuleSet()
     counts, total = ngram_counts(clean_texts)
     limit = max_clean_share * max(1, total)
-    kept = [r for r in candidates if r.variant not in base.rules and counts[r.variant] * len(r.variant.split()) < limit]
+    fuzzy_hits = _fuzzy_clean_counts([r.target for r in candidates if r.fuzzy], counts)
+    kept = [r for r in candidates if r.variant not in base.rules and (
+        fuzzy_hits[r.target] if r.fuzzy else counts[r.variant] * len(r.variant.split())) < limit]
     report = {"candidates": len(candidates), "clean_rejected": len(candidates) - len(kept), "fpr_rejected": 0}
     if kept and score is not None and benign_perturbed:
         trial = RuleSet(kept)
@@ -235,6 +311,30 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
     return kept, report
 
 
+def _fuzzy_clean_counts(targets: Sequence[str], counts: Counter[str]) -> Counter[str]:
+    """Per fuzzy target, how many clean word tokens (``counts``: unigrams and longer spans) it would rewrite."""
+    out: Counter[str] = Counter()
+    if not targets:
+        return out
+    import numpy as np
+    from rapidfuzz import process
+    from rapidfuzz.distance import OSA
+
+    words = [w for w in counts if " " not in w and fuzzy_distance(len(w)) and w.isalpha() and not in_lexicon(w)]
+    if not words:
+        return out
+    dist = process.cdist(words, list(targets), scorer=OSA.distance, score_cutoff=2, dtype=np.int32)
+    limits = np.array([fuzzy_distance(len(w)) for w in words])[:, None]
+    weights = np.array([counts[w] for w in words])[:, None]
+    hit = (dist <= limits) & (np.array(words, dtype=object)[:, None] != np.array(targets, dtype=object)[None, :])
+    for t, n in zip(targets, (hit * weights).sum(axis=0), strict=True):
+        out[t] = int(n)
+    return out
+
+
 def _fired(rules: RuleSet, text: str) -> set[str]:
-    """Variants of ``rules`` that match somewhere in ``text``."""
-    return {v for v in _spans([word_key(w) for w in text.split()]) if v in rules.rules}
+    """Variants of ``rules`` that match somewhere in ``text`` (fuzzy ones as ``~target``)."""
+    keys = [word_key(w) for w in text.split()]
+    fired = {v for v in _spans(keys) if v in rules.rules}
+    fired |= {FUZZY_PREFIX + t for t in (rules.fuzzy_target(k.removeprefix("#")) for k in keys if k) if t is not None}
+    return fired

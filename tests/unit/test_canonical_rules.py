@@ -93,7 +93,7 @@ def test_candidate_pairs_keep_obfuscations_not_paraphrases():
 
 def test_mine_admit_apply_and_persist(tmp_path):
     evasions = [("you stuipd iddiot", "you stupid idiot", "typos"), ("what an iddiot", "what an idiot", "typos")]
-    mined = mine_rules(evasions, rnd=2)
+    mined = mine_rules(evasions, rnd=2, fuzzy=False)
     by_variant = {r.variant: r for r in mined}
     assert by_variant["iddiot"].target == "idiot" and by_variant["iddiot"].support == 2
     assert by_variant["iddiot"].round == 2 and by_variant["iddiot"].strategy == "typos"
@@ -111,6 +111,33 @@ def test_mine_admit_apply_and_persist(tmp_path):
     assert RuleSet.load(tmp_path).to_dict() == rules.to_dict()
     RuleSet().save(tmp_path)
     assert len(RuleSet.load(tmp_path)) == 0
+
+
+def test_fuzzy_rules_generalise_a_mined_spelling_edit(tmp_path):
+    evasions = [("what an iddiot", "what an idiot", "typos"), ("so stuipd", "so stupid", "typos"),
+                ("you $#!t", "you shit", "masking")]
+    mined = mine_rules(evasions, rnd=1)
+    fuzzy = {r.target: r for r in mined if r.fuzzy}
+    assert set(fuzzy) == {"idiot", "stupid"}  # "shit" is under FUZZY_MIN_LEN letters
+    assert fuzzy["idiot"].variant == "~idiot" and fuzzy["idiot"].support == 1 and fuzzy["idiot"].round == 1
+    rules = RuleSet([Rule.fuzzy_of("idiot"), Rule.fuzzy_of("stupid")])
+    # unseen edits of the target: a transposition, a deletion, a doubled letter, two edits at 7+ letters
+    assert rules("you IDOIT!") == "you idiot!"
+    assert rules("such an idot") == "such an idiot"
+    assert rules("so stupiid, #idiiot") == "so stupid, #idiot"
+    assert rules("stuupidd") == "stupid"
+    # words, short tokens and far variants are left alone (and the text is returned as it was)
+    for text in ["an idiom  here", "idiots", "stud", "xyzzy idt", "sturdily"]:
+        assert rules(text) == text
+    # admission: a fuzzy rule that rewrites clean train tokens is refused, like an exact one
+    clean = ["stupd"] * 10 + ["a b c d e f g h i j"] * 100
+    admitted, report = admit_rules([Rule.fuzzy_of("idiot"), Rule.fuzzy_of("stupid")], clean, [], None, 0.5)
+    assert [r.target for r in admitted] == ["idiot"] and report["clean_rejected"] == 1
+    score = lambda texts: [0.9 if "idiot" in t else 0.1 for t in texts]  # noqa: E731
+    admitted, report = admit_rules([Rule.fuzzy_of("idiot")], ["hello"] * 100, ["my idoit cat"], score, 0.5)
+    assert admitted == [] and report["fpr_rejected"] == 1
+    rules.save(tmp_path)
+    assert RuleSet.load(tmp_path)("idoit") == "idiot"
 
 
 def test_unreadable_rules_file_is_a_clear_error(tmp_path):
