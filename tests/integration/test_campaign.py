@@ -70,7 +70,7 @@ def test_summary_schema(campaign: Path):
 
 
 def test_every_version_is_measured_at_its_own_threshold(campaign: Path, repo_root: Path):
-    """retrain.calibrate_threshold: a challenger picks its threshold on val and is gated at it."""
+    """Every version is measured and gated at the threshold saved with it (inherited or re-picked on val)."""
     from arena.defend import Defender
     from arena.registry import Registry
 
