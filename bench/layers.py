@@ -3,7 +3,7 @@
     python bench/layers.py --run runs/demo --config configs/demo.yaml --round 1
 
 For the champion of ``--round`` (same weights, same threshold, no training) it measures
-frozen-suite detection per strategy, benign-perturbed FPR and clean test macro-F1 with
+frozen-suite detection (trained strategies, as the campaign reports it, and all) per strategy, benign-perturbed FPR and clean test macro-F1 with
 
 - ``model``: the classifier alone (canonicaliser off, no rules);
 - ``canonicaliser``: the static canonicaliser (the champion's saved steps), no rules;
@@ -83,8 +83,10 @@ def main() -> int:
             d.canonicalizer, d.rules = c, r
             hits = [s >= thr for s in d.score(attacked)]
             n, k = Counter(strategies), Counter(s for s, h in zip(strategies, hits, strict=True) if h)
+            trained = [h for s, h in zip(strategies, hits, strict=True) if s not in camp.heldout]
             rows[name] = {
-                "frozen_detection": sum(hits) / len(hits),
+                "frozen_detection": sum(trained) / max(1, len(trained)),  # trained strategies, as the campaign reports
+                "frozen_detection_all": sum(hits) / len(hits),
                 "benign_perturbed_fpr": sum(s >= thr for s in d.score(benign)) / max(1, len(benign)),
                 "clean_macro_f1": classification_report(test.labels, d.score(test.texts), thr)["macro_f1"],
                 "rules": len(r), "fuzzy_rules": sum(x.fuzzy for x in r.rules.values()),
@@ -101,7 +103,7 @@ def main() -> int:
     with out.open("a") as f:
         f.write(json.dumps(result) + "\n")
     for name, r in rows.items():
-        print(f"layers {name:14s} frozen detection {r['frozen_detection']:.3f}  benign FPR "
+        print(f"layers {name:14s} frozen detection {r['frozen_detection']:.3f} (all {r['frozen_detection_all']:.3f})  benign FPR "
               f"{r['benign_perturbed_fpr']:.3f}  clean F1 {r['clean_macro_f1']:.4f}  rules {r['rules']} "
               f"({r['fuzzy_rules']} fuzzy)")
     names = list(rows)

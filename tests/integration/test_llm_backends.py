@@ -65,9 +65,13 @@ def test_llama_cpp_respects_stop(llama):
     free = llama.generate(prompt, n=2, max_tokens=16, seed=7)
     stopped = llama.generate(prompt, n=2, max_tokens=16, seed=7, stop=["\n"])
     assert any("\n" in t for t in free[0]), free  # the stop string would occur without `stop`
-    assert all("\n" not in t for t in stopped[0])
-    # same seed: the stopped completion is the free one cut at the first newline
-    assert stopped[0] == [t.split("\n")[0] for t in free[0]]
+    assert all("\n" not in t for t in stopped[0]) and all(t.strip() for t in stopped[0])
+    # not asserted: that the stopped completion equals the free one cut at its first newline. With a
+    # working llama-cpp-python 0.3.36 build (2026-12-02) completion 1 did and completion 0 did not
+    # ('1. Monkflies' vs '1. A Tortoise...'), though a repeated call with the same arguments is identical
+    # (test_llama_cpp_is_deterministic_for_a_seed): the same seed is not the same stream across stop settings.
+    again = llama.generate(prompt, n=2, max_tokens=16, seed=7, stop=["\n"])
+    assert again == stopped
 
 
 def test_llama_cpp_counts_tokens(llama):
