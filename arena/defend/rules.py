@@ -16,10 +16,10 @@ admitted only if
 - it raises the benign FPR on perturbed *train* texts by nothing: a rule that makes the champion
   flag a perturbed non-toxic train text it did not flag before is dropped.
 
-Each admitted single-word target of at least :data:`FUZZY_MIN_LEN` letters whose variants are
-spelling edits also becomes a **fuzzy rule** (``~idiot``): any non-word within a small
-optimal-string-alignment distance of it (a token wordfreq does not list at all) (1 edit up to 6 letters, 2 from 7; ``rapidfuzz``) is
-rewritten to it, so ``idoit``, ``idiiot`` and ``iidot`` all read ``idiot`` although only one of
+Each admitted single-word target of at least :data:`FUZZY_MIN_LEN` letters (a word wordfreq
+lists) whose variants are spelling edits also becomes a **fuzzy rule** (``~idiot``): any token
+that wordfreq does not list at all and that lies within a small optimal-string-alignment distance
+of it (1 edit up to 6 letters, 2 from 7; ``rapidfuzz``) is rewritten to it, so ``idoit``, ``idiiot`` and ``iidot`` all read ``idiot`` although only one of
 them was ever mined. A fuzzy rule passes the same two admission tests (the clean train tokens it
 would rewrite, and the perturbed benign train texts it would make the champion flag).
 
@@ -75,8 +75,8 @@ class Rule:
 
 
 class RuleSet:
-    """An ordered set of word rules, applied to whitespace tokens: exact variants (longest first),
-    then fuzzy rules on the non-words left."""
+    """An ordered set of word rules, applied to whitespace tokens: fuzzy rules on single non-words
+    that no exact rule names, then exact variants (longest first)."""
 
     def __init__(self, rules: Iterable[Rule] = ()) -> None:
         self.rules: dict[str, Rule] = {}
@@ -85,6 +85,7 @@ class RuleSet:
         self._index = {tuple(v.split()): r.target.split() for v, r in self.rules.items() if not r.fuzzy}
         self._max_n = max((len(k) for k in self._index), default=0)
         self._anchors = sorted({r.target for r in self.rules.values() if r.fuzzy})
+        self._anchor_set = frozenset(self._anchors)
         self._fuzzy_cache: dict[str, str | None] = {}
 
     def __len__(self) -> int:
@@ -99,7 +100,7 @@ class RuleSet:
             return None
         hit = self._fuzzy_cache.get(key, "")
         if hit == "":
-            hit = _nearest(key, self._anchors)
+            hit = None if key in self._anchor_set else _nearest(key, self._anchors)
             if len(self._fuzzy_cache) < 200_000:
                 self._fuzzy_cache[key] = hit
         return hit
@@ -172,7 +173,7 @@ class RuleSet:
 def _nearest(key: str, anchors: Sequence[str]) -> str | None:
     """The anchor within :func:`fuzzy_distance` of the non-word ``key`` (closest, then first), or None."""
     d = fuzzy_distance(len(key))
-    if not d or not key.isalpha() or key in anchors or in_lexicon(key):
+    if not d or not key.isalpha() or in_lexicon(key):
         return None
     from rapidfuzz import process
     from rapidfuzz.distance import OSA
@@ -251,7 +252,8 @@ def fuzzy_candidates(rules: Iterable[Rule], rnd: int = 0) -> list[Rule]:
     first: dict[str, str] = {}
     for r in rules:
         v, t = r.variant, r.target
-        if r.fuzzy or " " in v or " " in t or len(t) < FUZZY_MIN_LEN or not (v.isalpha() and t.isalpha()):
+        if r.fuzzy or " " in v or " " in t or len(t) < FUZZY_MIN_LEN or not (v.isalpha() and t.isalpha()) or (
+                not in_lexicon(t)):  # an original's own misspelling ("croocked") is no anchor
             continue
         if OSA.distance(v, t) <= fuzzy_distance(len(v)):
             support[t] += r.support
