@@ -653,7 +653,12 @@ class Campaign:
 
         mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,
                            fuzzy=self.cfg.campaign.retrain.fuzzy_rules)
-        clean = [prepare(t) for _, t, _ in train]
+        # the clean train texts behind the champion's layers: the same for every round it stays champion
+        cached = getattr(self, "_clean_prepared", None)
+        if cached is None or cached[0] != (champion, len(train)):
+            cached = ((champion, len(train)), [prepare(t) for _, t, _ in train])
+            self._clean_prepared = cached
+        clean = cached[1]
         scorer = self.services.scorer(champion)
         admitted, report = admit_rules(mined, clean, [prepare(t) for t in perturbed_benign], scorer.score,
                                        self._threshold_of(champion), base=base,
