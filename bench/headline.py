@@ -1,11 +1,14 @@
-"""Headline benchmark: read a finished campaign and check it against the targets of issue 4.
+"""Headline benchmark: read a finished campaign and check it against the targets of issues 4 and 12.
 
     make headline        # = arena campaign --config configs/default.yaml --rounds 10 --out runs/headline
                          #   arena report runs/headline; python bench/headline.py --run runs/headline
 
 Targets (CPU default config): frozen-suite detection <= 70% in round 0 and >= 95% within 10 rounds;
 clean macro-F1 never more than 1 point below round 0; benign-perturbed FPR rises at most 2 points;
-held-out strategy detection reported; 10 rounds in <= 30 minutes on 2 cores. This script only
+held-out strategy detection reported; 10 rounds in <= 30 minutes on 2 cores. Issue 12 adds: at
+least 3 promotions, live attack success in the last round at most half of round 1's, held-out
+family detection >= 85% in the last round. (Round 0 <= 70% is issue 4's; since issue 12 the
+shipped baseline includes the canonicaliser, and round 0 is never weakened to meet it.) This script only
 measures and reports; a missed target is printed as MISSED, never hidden.
 Writes bench/results/headline.json and copies the curve to bench/results/headline_detection.png.
 """
@@ -58,6 +61,12 @@ def main() -> int:
         "clean_f1_within_1pt": f1_floor >= -0.01,
         "fpr_rise_le_2pt": fpr_rise <= 0.02,
         "ten_rounds_le_30min": len(rounds) >= 11 and wall <= 1800,
+        # issue 12
+        "promotions_ge_3": sum(bool(r["promoted"]) for r in rounds) >= 3,
+        "live_success_last_le_half_round1": len(rounds) > 1 and None not in (
+            rounds[1].get("live_attack_success"), last.get("live_attack_success"))
+        and last["live_attack_success"] <= 0.5 * rounds[1]["live_attack_success"],
+        "heldout_last_ge_85": (last.get("heldout_strategy_detection") or 0.0) >= 0.85,
     }
     result = {
         "benchmark": "headline",
