@@ -65,6 +65,20 @@ class StubServices(Services):
             return self.registry.register(folder, run.info.run_id, tags={"round": rnd})
 
 
+def _register_baseline(cfg, tmp_path: Path, out: Path):
+    """The round-0 champion: a registered folder the stub reads (its spec, its words, no rules)."""
+    from arena.registry import CHAMPION, Registry
+
+    base = tmp_path / "baseline"
+    base.mkdir()
+    (base / "defender.json").write_text(json.dumps({"threshold": 0.5, "canonicalizer": cfg.defender.canonicalizer.model_dump()}))
+    (base / "vocab.json").write_text(json.dumps(INSULTS))
+    reg = Registry.from_config(cfg, out)
+    with reg.run("baseline") as run:
+        reg.set_alias(CHAMPION, reg.register(base, run.info.run_id), round=0, reason="baseline")
+    return reg
+
+
 def test_one_round_with_stub_services(tmp_path: Path, repo_root: Path):
     cfg = load_config(repo_root / "configs/test.yaml", overrides=[
         "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
@@ -74,17 +88,7 @@ def test_one_round_with_stub_services(tmp_path: Path, repo_root: Path):
         "campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0",
     ])
     out = tmp_path / "run"
-    # the round-0 champion: a registered folder the stub reads (its spec, its words, no rules)
-    from arena.registry import CHAMPION, Registry
-
-    base = tmp_path / "baseline"
-    base.mkdir()
-    (base / "defender.json").write_text(json.dumps({"threshold": 0.5, "canonicalizer": cfg.defender.canonicalizer.model_dump()}))
-    (base / "vocab.json").write_text(json.dumps(INSULTS))
-    reg = Registry.from_config(cfg, out)
-    with reg.run("baseline") as run:
-        v = reg.register(base, run.info.run_id)
-    reg.set_alias(CHAMPION, v, round=0, reason="baseline")
+    reg = _register_baseline(cfg, tmp_path, out)
 
     StubServices.trained = []
     summary = Campaign(cfg, out, progress=False, services_factory=StubServices).run(rounds=1)
@@ -120,8 +124,6 @@ class FlagAllServices(StubServices):
 def test_retrain_trigger_when_the_champion_stops_every_live_attack(tmp_path: Path, repo_root: Path, below, retrains):
     """retrain_below=1.0 means every round, even when live detection is 100%; below that, a
     champion that stops every live attack is not retrained."""
-    from arena.registry import CHAMPION, Registry
-
     cfg = load_config(repo_root / "configs/test.yaml", overrides=[
         "attack.strategies=[leet,typos,phonetic]", "attack.search=greedy",
         "campaign.eval_pool_size=10", "campaign.benign_pool_size=10", "campaign.attack_train_pool_size=20",
@@ -129,13 +131,7 @@ def test_retrain_trigger_when_the_champion_stops_every_live_attack(tmp_path: Pat
         "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100", f"campaign.retrain_below={below}",
     ])
     out = tmp_path / "run"
-    base = tmp_path / "baseline"
-    base.mkdir()
-    (base / "defender.json").write_text(json.dumps({"threshold": 0.5, "canonicalizer": cfg.defender.canonicalizer.model_dump()}))
-    (base / "vocab.json").write_text(json.dumps(INSULTS))
-    reg = Registry.from_config(cfg, out)
-    with reg.run("baseline") as run:
-        reg.set_alias(CHAMPION, reg.register(base, run.info.run_id), round=0, reason="baseline")
+    _register_baseline(cfg, tmp_path, out)
     summary = Campaign(cfg, out, progress=False, services_factory=FlagAllServices).run(rounds=1)
     r0 = summary["rounds"][0]
     assert r0["live_attack_success"] == 0.0
