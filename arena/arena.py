@@ -648,7 +648,8 @@ class Campaign:
         from arena.defend.rules import RuleSet, admit_rules, mine_rules
 
         path = self.registry.resolve(champion)[1]
-        prepare = Defender.read_input_layers(path)  # the champion's Defender.prepare, per text
+        # the text as the rules read it: the champion's canonicaliser and rules, before its spelling step
+        prepare = Defender.read_input_layers(path, spell=False)
         base = RuleSet.load(path)
 
         mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,

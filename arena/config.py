@@ -50,6 +50,8 @@ class CanonicalizerConfig(_Model):
     join_separated: bool = Field(True, description="Join letters split by separators or spaces (f.u.c.k).")
     squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
+    merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
+    spell: bool = Field(True, description="Non-words of 4+ letters to the known word within 1-2 edits (symspellpy).")
 
 
 class DefenderConfig(_Model):

@@ -9,7 +9,10 @@ frozen-suite detection (trained strategies, as the campaign reports it, and all)
 - ``canonicaliser``: the static canonicaliser (the champion's saved steps), no rules;
 - ``champion``: the champion as deployed (canonicaliser + its rules);
 - ``+mined``: plus the rules the round mines from the train-pool evasions recorded up to
-  ``--round`` (exact and fuzzy, admitted as the campaign admits them; ``Campaign.build_training_set``).
+  ``--round`` (exact and fuzzy, admitted as the campaign admits them; ``Campaign.build_training_set``);
+- ``canon@config`` and ``champion@config`` (only when ``--config``'s canonicaliser has steps the
+  champion's saved one lacks): the canonicaliser as the config now builds it, alone and with the
+  champion's rules, on the same weights: what new canonicaliser steps give before any retraining.
 
 Works on a copy of the campaign folder. Appends a JSON row to ``--out`` (default
 bench/results/layers.jsonl) and prints one line per layer plus a per-strategy table.
@@ -78,6 +81,11 @@ def main() -> int:
         test = splits["test"]
         layers = {"model": (None, RuleSet()), "canonicaliser": (canon, RuleSet()), "champion": (canon, champ_rules),
                   "+mined": (canon, champ_rules.merged(ts.rules))}
+        from arena.defend.canonical import Canonicalizer
+
+        now = Canonicalizer.from_config(cfg.defender.canonicalizer)
+        if now is not None and (canon is None or now.to_dict() != canon.to_dict()):
+            layers |= {"canon@config": (now, RuleSet()), "champion@config": (now, champ_rules)}
         rows: dict[str, dict] = {}
         for name, (c, r) in layers.items():
             d.canonicalizer, d.rules = c, r

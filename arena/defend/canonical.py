@@ -31,6 +31,19 @@ Steps, in order:
    (for masks, explicit words first: ``sh**`` is ``shit``), and stays as it is when none matches;
    numbers with a unit (``1st``, ``10am``), mentions, hashtags and links are left alone. Known words come from ``wordfreq``'s English list
    (shipped inside its wheel).
+9. **merge_fragments** — a word broken by a stray space (``treaso n``, ``use less``) is put back
+   together when the two pieces are letters, at least one of them is no word (not in wordfreq's
+   list) and the joined piece is a known word, or, when one piece is a lone letter that is no
+   word, a misspelling step 10 can read (``sueles s`` -> ``sueless`` -> ``useless``).
+10. **spell** — a letters-only token of 4+ letters that wordfreq does not list at all becomes the
+   most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
+   deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
+   over wordfreq's known words: ``soiety`` -> ``society``, ``stupdi`` -> ``stupid``. Words
+   wordfreq lists often enough to be vocabulary (:data:`SPELL_KEEP_ZIPF`: ``lol``, ``maga``,
+   ``scalise``), mixed-case names (``QAnon``), acronyms of 4 capitals or fewer, mentions, hashtags and links are left alone;
+   the case of the token is kept. This is the word-recognition defence of Pruthi et al. (ACL 2019,
+   "Combating adversarial misspellings with robust word recognition") with a lexicon in place of
+   their learned recogniser.
 
 Clean text passes (almost) unchanged: :func:`changed_token_share` measures it (docs/retrain.md).
 Pure Python plus the data those packages ship; no torch, nothing downloaded.
@@ -41,15 +54,16 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
 #: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
-                          "squeeze", "deobfuscate")
+                          "squeeze", "deobfuscate", "merge_fragments", "spell")
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
-LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "squeeze", "deobfuscate"})
+LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "squeeze", "deobfuscate",
+                                        "merge_fragments", "spell"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 _BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
@@ -332,16 +346,139 @@ def _explicit_by_length(n: int) -> list[str]:
     return sorted((w for w in explicit_lexicon() if len(w) == n and w in lex), key=lambda w: -lex[w])
 
 
+# ---------------------------------------------------------------------------- 9. broken words
+def _spell_distance(n: int) -> int:
+    """Edits allowed when correcting a word of ``n`` letters: none below 4, 1 up to 8, 2 from 9."""
+    return 0 if n < 4 else 1 if n <= 8 else 2
+
+
+def merge_fragments(text: str) -> str:
+    """Two letter pieces split by one space, one of them no word, joined when that spells a (near) known word.
+
+    Where two joins overlap (``is sueles s``), the one nearer to a known word wins (``sueless`` is
+    one edit from ``useless``, ``issueles`` two from ``issues``); then the leftmost.
+    """
+    if " " not in text:
+        return text
+    toks = text.split(" ")
+    joins = sorted((d, k, w) for k in range(len(toks) - 1) if (m := _merge_pair(toks[k], toks[k + 1])) for d, w in [m])
+    if not joins:
+        return text
+    taken: dict[int, str] = {}
+    for _, k, w in joins:
+        if k not in taken and k + 1 not in taken:
+            taken[k], taken[k + 1] = w, ""
+    out = [taken.get(k, t) for k, t in enumerate(toks)]
+    return " ".join(t for k, t in enumerate(out) if not (k in taken and t == ""))
+
+
+#: the one-letter words of English, and chat's "u": a lone one of them is a word, not a fragment
+_WORD_LETTERS = frozenset("aiu")
+
+
+def _merge_pair(a: str, b: str) -> tuple[int, str] | None:
+    """(edits from a known word, joined token) when ``a b`` is one broken word, else None."""
+    if not a or not b or a[0] in "@#" or b[0] in "@#":
+        return None
+    lead, left, mid = split_edges(a)
+    mid2, right, tail = split_edges(b)
+    if mid or mid2 or not (left.isalpha() and right.isalpha() and left.isascii() and right.isascii()):
+        return None
+    if in_lexicon(left) and in_lexicon(right):
+        return None  # two words stay two words ("is use", "a fool")
+    word = left + right
+    if is_known(word):
+        return 0, lead + word + tail
+    stray = min(left, right, key=len).lower()  # "sueles s": a lone letter that is no word by itself
+    if len(stray) == 1 and stray not in _WORD_LETTERS and len(word) >= 5 and (fixed := _correct(word.lower())) is not None:
+        from rapidfuzz.distance import OSA
+
+        return OSA.distance(word.lower(), fixed), lead + word + tail
+    return None
+
+
+# ---------------------------------------------------------------------------- 10. misspellings
+@lru_cache(maxsize=1)
+def _symspell():
+    """symspellpy's symmetric-delete index over wordfreq's known words (Zipf >= MIN_ZIPF), counts from Zipf."""
+    from symspellpy import SymSpell
+
+    index = SymSpell(max_dictionary_edit_distance=2, prefix_length=7)
+    for w, z in _lexicon().items():
+        if z >= MIN_ZIPF and len(w) >= 2:
+            index.create_dictionary_entry(w, int(10 ** z))
+    return index
+
+
+#: A token wordfreq's full English list (320k entries) gives at least this Zipf frequency (about 60
+#: per billion words) is vocabulary: names, slang and inflections (``centrists``, ``scalise``,
+#: ``grok``, ``shud``) stay. Below it are typos and rare obfuscations (``soiety`` 0, ``idoit`` 1.0,
+#: ``fcuk`` 1.6). Chosen by reading the corrections on clean *train* tweets.
+SPELL_KEEP_ZIPF = 1.8
+
+
+@lru_cache(maxsize=131072)
+def _correct(low: str) -> str | None:
+    """The known word a lowercase non-word ``low`` is a misspelling of, or None."""
+    d = _spell_distance(len(low))
+    if not d or in_lexicon(low):
+        return None
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency(low, "en") >= SPELL_KEEP_ZIPF:
+        return None
+    from symspellpy import Verbosity
+
+    found = [x for x in _symspell().lookup(low, Verbosity.CLOSEST, max_edit_distance=d) if x.distance > 0]
+    if not found:
+        return None
+    # as for masks: where a profanity is one of the nearest words, the text is read as that word
+    # (``btich`` is ``bitch``, not ``ditch``); else the most frequent of the nearest
+    explicit = _explicit_words()
+    return next((x.term for x in found if x.term in explicit), found[0].term)
+
+
+@lru_cache(maxsize=1)
+def _explicit_words() -> frozenset[str]:
+    from arena.attack.lexicon import explicit_lexicon
+
+    return frozenset(explicit_lexicon())
+
+
+def spell_words(text: str) -> str:
+    """Letters-only tokens that are no word become the known word they misspell (see step 10)."""
+    return re.sub(r"\S+", lambda m: _spell_token(m.group()), text)
+
+
+@lru_cache(maxsize=131072)
+def _spell_token(token: str) -> str:
+    if len(token) < 4 or token[0] in "@#" or "://" in token:
+        return token
+    lead, core, tail = split_edges(token)
+    if not (core.isalpha() and core.isascii()) or (core[1:] != core[1:].lower() and not core.isupper()):
+        return token  # QAnon, GunBroker: names and hashtag-like words keep their spelling
+    if core.isupper() and len(core) < 5:
+        return token  # SPLC, COTUS: acronyms
+    word = _correct(core.lower())
+    if word is None:
+        return token
+    if core.isupper():
+        word = word.upper()
+    elif core[0].isupper():
+        word = word[0].upper() + word[1:]
+    return lead + word + tail
+
+
 # ---------------------------------------------------------------------------- the pipeline
 class Canonicalizer:
     """Callable text -> canonical text, configured like ``CanonicalizerConfig`` (one flag a step)."""
 
     def __init__(self, nfkc: bool = True, strip_invisible: bool = True, skeleton: bool = True,
                  bidi: bool = True, emoji: bool = True, join_separated: bool = True, squeeze: bool = True,
-                 deobfuscate: bool = True) -> None:
+                 deobfuscate: bool = True, merge_fragments: bool = True, spell: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
                       "emoji": emoji, "join_separated": join_separated, "squeeze": squeeze,
-                      "deobfuscate": deobfuscate}
+                      "deobfuscate": deobfuscate, "merge_fragments": merge_fragments, "spell": spell}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -361,7 +498,12 @@ class Canonicalizer:
             raise ModelError(f"defender.json canonicalizer: unknown steps {sorted(unknown)} (known: {list(STEPS)})")
         return cls(**{k: bool(spec.get(k, k not in LEGACY_OFF)) for k in STEPS})
 
-    def __call__(self, text: str) -> str:
+    def __call__(self, text: str, rules: Callable[[str], str] | None = None, *, spell: bool = True) -> str:
+        """Steps 1-9, then ``rules`` (the defender's learned layer), then step 10 (``spell=False`` stops before it).
+
+        The learned rules run before the generic spelling step: a mined ``folo -> fool`` (or the
+        fuzzy ``~fool``) must win over the most frequent word one edit away (``solo``).
+        """
         f = self.flags
         if f["bidi"]:
             text = resolve_bidi(text)
@@ -379,6 +521,12 @@ class Canonicalizer:
             text = squeeze(text)
         if f["deobfuscate"]:
             text = deobfuscate(text)
+        if f["merge_fragments"]:
+            text = merge_fragments(text)
+        if rules is not None:
+            text = rules(text)
+        if f["spell"] and spell:
+            text = spell_words(text)
         return text
 
     def many(self, texts: Sequence[str]) -> list[str]:

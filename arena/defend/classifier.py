@@ -114,11 +114,14 @@ class DefenderSpec:
         )
 
 
-def input_layers(canonicalizer: Canonicalizer | None, rules: RuleSet):
-    """text -> what the classifier reads: ``canonicalizer`` (if any), then ``rules``."""
+def input_layers(canonicalizer: Canonicalizer | None, rules: RuleSet, spell: bool = True):
+    """text -> what the classifier reads: ``canonicalizer`` (if any) with ``rules`` before its spelling step.
+
+    ``spell=False`` stops before that last step: the text as the rules see it (rule mining).
+    """
     if canonicalizer is None:
         return rules
-    return (lambda t: rules(canonicalizer(t))) if rules else canonicalizer
+    return lambda t: canonicalizer(t, rules if rules else None, spell=spell)
 
 
 def _newly_initialised_modules(loading_info: dict[str, Any]) -> list[str]:
@@ -353,9 +356,12 @@ class Defender:
         return [step(t if isinstance(t, str) else str(t)) for t in texts]
 
     @classmethod
-    def read_input_layers(cls, path: str | os.PathLike):
-        """The saved folder's ``prepare`` for one text (canonicaliser + rules), without loading weights."""
-        return input_layers(Canonicalizer.from_spec(cls.read_spec(path).canonicalizer), RuleSet.load(path))
+    def read_input_layers(cls, path: str | os.PathLike, spell: bool = True):
+        """The saved folder's ``prepare`` for one text (canonicaliser + rules), without loading weights.
+
+        ``spell=False``: without the canonicaliser's last (spelling) step, i.e. the text the rules read.
+        """
+        return input_layers(Canonicalizer.from_spec(cls.read_spec(path).canonicalizer), RuleSet.load(path), spell)
 
     def score(self, texts: Sequence[str], batch_size: int = 128) -> list[float]:
         """P(toxic) for each text: length-sorted batches, dynamic padding, inference mode.

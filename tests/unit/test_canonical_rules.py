@@ -50,6 +50,14 @@ def test_rule_reversible_families_are_undone(canon, strategy):
     ("sh** happens", "shit happens"),  # masks prefer explicit words
     ("🅾k", "ok"),
     ("💩", "pile of poo"),
+    ("this soiety is ashhamed", "this society is ashamed"),  # spell: one edit from a known word
+    ("You STUPDI idoit", "You STUPID idiot"),  # case kept
+    ("btich please", "bitch please"),  # the nearest words include a profanity: it wins (not "ditch")
+    ("absolute treaso n.", "absolute treason."),  # merge_fragments: a word broken by a stray space
+    ("she is sueles s", "she is useless"),  # merged, then spelled ("issueles" is two edits from "issues")
+    ("use less and a fool", "use less and a fool"),  # two words stay two words
+    ("lol maga libtard shud Scalise", "lol maga libtard shud Scalise"),  # vocabulary wordfreq lists
+    ("QAnon SPLC kll @idoit #idoit", "QAnon SPLC kll @idoit #idoit"),  # names, acronyms, <4 letters, tags
 ])
 def test_examples(canon, attacked, expected):
     assert canon(attacked) == expected
@@ -69,6 +77,18 @@ def test_plain_rtl_text_is_not_reordered(canon):
     assert canon(hebrew) == hebrew
     russian = "привет мир"
     assert canon(russian) == russian  # no skeleton for a text in another script
+
+
+def test_learned_rules_run_before_the_spelling_step():
+    canon = Canonicalizer()
+    assert canon("you folo") == "you fool"  # a profanity is among the nearest words
+    rules = RuleSet([Rule("dmub", "dumb")])
+    assert canon("so dmub", rules) == "so dumb"
+    assert canon("so dmub", rules, spell=False) == "so dumb"
+    assert canon("so soiety", rules, spell=False) == "so soiety"  # what the rules (and rule mining) read
+    # the rule's variant is seen before spelling could turn it into another word
+    assert canon("a gret day", RuleSet([Rule("gret", "grit")])) == "a grit day"
+    assert canon("a gret day") == "a get day"  # without the rule: the most frequent of the nearest words
 
 
 def test_saved_spec_round_trip_and_legacy_folders():
