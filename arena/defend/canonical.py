@@ -31,11 +31,11 @@ Steps, in order:
    (for masks, explicit words first: ``sh**`` is ``shit``), and stays as it is when none matches;
    numbers with a unit (``1st``, ``10am``), mentions, hashtags and links are left alone. Known words come from ``wordfreq``'s English list
    (shipped inside its wheel).
-9. **merge_fragments** — a word broken by a stray space (``treaso n``, ``use less``) is put back
+9. **merge_fragments** — a word broken by a stray space (``treaso n``; ``use less`` stays) is put back
    together when the two pieces are letters, at least one of them is no word (not in wordfreq's
    list) and the joined piece is a known word, or, when one piece is a lone letter that is no
    word, a misspelling step 10 can read (``sueles s`` -> ``sueless`` -> ``useless``).
-10. **spell** — a letters-only token of 4+ letters that wordfreq does not list at all becomes the
+10. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
    most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
    deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
    over wordfreq's known words: ``soiety`` -> ``society``, ``stupdi`` -> ``stupid``. Words
