@@ -329,6 +329,8 @@ class Campaign:
         self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
         self.threshold = self.cfg.defender.threshold
         self._thresholds: dict[str, float] = {}  # registry version -> its saved decision threshold
+        # (champion, number of train texts) -> the clean train texts behind that champion's layers
+        self._clean_prepared: tuple[tuple[str, int], list[str]] | None = None
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
         names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
@@ -655,11 +657,9 @@ class Campaign:
         mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,
                            fuzzy=self.cfg.campaign.retrain.fuzzy_rules)
         # the clean train texts behind the champion's layers: the same for every round it stays champion
-        cached = getattr(self, "_clean_prepared", None)
-        if cached is None or cached[0] != (champion, len(train)):
-            cached = ((champion, len(train)), [prepare(t) for _, t, _ in train])
-            self._clean_prepared = cached
-        clean = cached[1]
+        if self._clean_prepared is None or self._clean_prepared[0] != (champion, len(train)):
+            self._clean_prepared = ((champion, len(train)), [prepare(t) for _, t, _ in train])
+        clean = self._clean_prepared[1]
         scorer = self.services.scorer(champion)
         admitted, report = admit_rules(mined, clean, [prepare(t) for t in perturbed_benign], scorer.score,
                                        self._threshold_of(champion), base=base,

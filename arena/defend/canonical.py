@@ -390,10 +390,9 @@ def _merge_pair(a: str, b: str) -> tuple[int, str] | None:
     if is_known(word):
         return 0, lead + word + tail
     stray = min(left, right, key=len).lower()  # "sueles s": a lone letter that is no word by itself
-    if len(stray) == 1 and stray not in _WORD_LETTERS and len(word) >= 5 and (fixed := _correct(word.lower())) is not None:
-        from rapidfuzz.distance import OSA
-
-        return OSA.distance(word.lower(), fixed), lead + word + tail
+    if len(stray) == 1 and stray not in _WORD_LETTERS and len(word) >= 5 and (
+            near := _nearest_word(word.lower())) is not None:
+        return near[1], lead + word + tail
     return None
 
 
@@ -418,8 +417,8 @@ SPELL_KEEP_ZIPF = 1.8
 
 
 @lru_cache(maxsize=131072)
-def _correct(low: str) -> str | None:
-    """The known word a lowercase non-word ``low`` is a misspelling of, or None."""
+def _nearest_word(low: str) -> tuple[str, int] | None:
+    """(the known word a lowercase non-word ``low`` is a misspelling of, its edit distance), or None."""
     d = _spell_distance(len(low))
     if not d or in_lexicon(low):
         return None
@@ -429,20 +428,16 @@ def _correct(low: str) -> str | None:
         return None
     from symspellpy import Verbosity
 
+    from arena.attack.lexicon import explicit_lexicon
+
     found = [x for x in _symspell().lookup(low, Verbosity.CLOSEST, max_edit_distance=d) if x.distance > 0]
     if not found:
         return None
     # as for masks: where a profanity is one of the nearest words, the text is read as that word
     # (``btich`` is ``bitch``, not ``ditch``); else the most frequent of the nearest
-    explicit = _explicit_words()
-    return next((x.term for x in found if x.term in explicit), found[0].term)
-
-
-@lru_cache(maxsize=1)
-def _explicit_words() -> frozenset[str]:
-    from arena.attack.lexicon import explicit_lexicon
-
-    return frozenset(explicit_lexicon())
+    explicit = explicit_lexicon()
+    best = next((x for x in found if x.term in explicit), found[0])
+    return best.term, best.distance
 
 
 def spell_words(text: str) -> str:
@@ -459,9 +454,10 @@ def _spell_token(token: str) -> str:
         return token  # QAnon, GunBroker: names and hashtag-like words keep their spelling
     if core.isupper() and len(core) < 5:
         return token  # SPLC, COTUS: acronyms
-    word = _correct(core.lower())
-    if word is None:
+    near = _nearest_word(core.lower())
+    if near is None:
         return token
+    word = near[0]
     if core.isupper():
         word = word.upper()
     elif core[0].isupper():
