@@ -287,12 +287,12 @@ class Attacker:
 
     def build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str) -> list[SuiteItem]:
         """Every strategy once per pool text (the LLM on the first ``campaign.llm_suite_texts``)."""
-        from tqdm.auto import tqdm
+        from arena.progress import progress as progress_bar
 
         items: list[SuiteItem] = []
         importance = self.importance_for(scorer)  # one delete-one pass per text, shared by every strategy
         llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
-        for s_idx, name in enumerate(tqdm(self.strategies, desc=desc, disable=not self.progress, leave=False)):
+        for s_idx, name in enumerate(progress_bar(self.strategies, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
             # as hard as the attacker can: the best of several candidates per text (one for the slow LLM)
             n = 1 if scorer is None or "llm" in self.family_sets[name] else self.cfg.campaign.suite_candidates

@@ -359,6 +359,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_env()
     args = build_parser().parse_args(argv)
     try:
+        from arena.progress import quiet_library_bars
+
+        quiet_library_bars()  # off a terminal: no \r bars from Hugging Face or MLflow in the log
         return _COMMANDS[args.cmd](args)
     except ArenaError as exc:
         print(f"error: {exc}", file=sys.stderr)

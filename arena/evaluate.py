@@ -275,11 +275,11 @@ def load_model(ref: str, *, run_dir: str | os.PathLike = DEFAULT_RUN_DIR, config
 def score_texts(model: EvalModel, texts: Sequence[str], *, batch_size: int = 128, progress: bool = False,
                 chunk: int = 512) -> list[float]:
     """``model``'s P(toxic) for ``texts`` in chunks, with a progress bar; each distinct text is scored once."""
-    from tqdm.auto import tqdm
+    from arena.progress import progress as progress_bar
 
     unique = list(dict.fromkeys(texts))
     by_text: dict[str, float] = {}
-    with tqdm(total=len(unique), desc=f"scoring {model.label}", unit="text", disable=not progress,
+    with progress_bar(total=len(unique), desc=f"scoring {model.label}", unit="text", disable=not progress,
               leave=False) as bar:
         for start in range(0, len(unique), chunk):
             part = unique[start : start + chunk]

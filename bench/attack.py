@@ -280,11 +280,11 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--limit must be >= 1")
 
     import torch
-    from tqdm.auto import tqdm
 
     from arena.attack import ValidityRules, list_strategies, validate, word_importance
     from arena.attack.registry import get_strategy
     from arena.config import load_config
+    from arena.progress import progress as progress_bar
     from arena.types import Candidate
 
     t_start = time.perf_counter()
@@ -310,13 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     validate([Candidate(original="you are an idiot", text="you are a clown", strategy="emoji")], rules)
     defender.score(["warm up"])
     importances = []
-    for _, text, _ in tqdm(texts, desc="word importance", leave=False):
+    for _, text, _ in progress_bar(texts, desc="word importance", leave=False):
         t0 = time.perf_counter()
         imp = word_importance(text, defender, max_words=MAX_IMPORTANCE_WORDS)
         importances.append((imp, time.perf_counter() - t0))
 
     rows, skipped, llm_info = [], [], None
-    for name in tqdm(names, desc="strategies", leave=False):
+    for name in progress_bar(names, desc="strategies", leave=False):
         sub, sub_imp = texts, importances
         if name in llm_names:
             if args.no_llm:

@@ -120,10 +120,10 @@ def _source(spec: DatasetSpec, file: FileSpec, mirror: str | Path | None) -> str
 
 def _stream(src: BinaryIO, out: BinaryIO, total: int | None, desc: str, progress: bool) -> str:
     """Copy ``src`` to ``out`` with a progress bar; return the hex SHA-256 of what was copied."""
-    from tqdm import tqdm
+    from arena.progress import progress as progress_bar
 
     digest = hashlib.sha256()
-    with tqdm(
+    with progress_bar(
         total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, disable=not progress
     ) as bar:
         for chunk in iter(lambda: src.read(_CHUNK), b""):
@@ -187,7 +187,7 @@ def fetch_dataset(
         name: a key of :data:`~arena.data.specs.DATASETS`.
         cache_dir: cache root (default :func:`default_cache_dir`).
         mirror: folder or http(s) URL used instead of upstream (default ``$ARENA_DATA_MIRROR``).
-        progress: show a tqdm progress bar per downloaded file (on stderr).
+        progress: report each download on stderr (a bar on a terminal, lines in a log; see :mod:`arena.progress`).
         timeout: seconds to wait on a network connection or read.
 
     Raises :class:`DataError` for an unknown name, a network error (naming the URL), a file

@@ -95,7 +95,8 @@ def train_defender(
     model). Otherwise epochs are judged at the defender's current threshold, which is kept.
     """
     import torch
-    from tqdm.auto import tqdm
+
+    from arena.progress import progress as progress_bar
 
     if len(train_texts) != len(train_labels) or len(val_texts) != len(val_labels):
         raise ModelError("texts and labels differ in length")
@@ -146,7 +147,7 @@ def train_defender(
         model.train()
         batches = length_bucketed_batches(lengths, cfg.batch_size, rng)
         running, seen = 0.0, 0
-        bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, unit="batch", leave=False)
+        bar = progress_bar(batches, desc=f"epoch {epoch}/{cfg.epochs}", disable=not progress, unit="batch", leave=False)
         for b in bar:
             batch = tok.pad({k: [enc[k][i] for i in b] for k in enc.keys()}, return_tensors="pt").to(device)
             y = torch.tensor([float(labels[i]) for i in b], device=device)  # P(toxic) targets: 0/1 or soft
