@@ -14,7 +14,10 @@ One campaign = round 0 (the baseline champion) .. round N. Each round r:
     metrics    frozen-suite detection (the same attacks every round), live attack success, per
                strategy, held-out family, clean macro-F1, benign-perturbed FPR -> summary + MLflow
     trigger    live detection below campaign.retrain_below (1.0: always; and r < N) -> retrain
-    retrain    challenger = champion warm start on clean replay + train-pool evasions + perturbed benign
+    retrain    new weights = champion warm start on clean replay + train-pool evasions + perturbed benign,
+               with the rules mined from the train-pool evasions
+    select     the val probe (val texts only, attacked once at campaign start) picks the challenger:
+               new rules + new weights, or new rules on the champion's weights (retrain.select_on_val)
     evaluate   the challenger on the frozen suite, clean test and the benign-perturbed set
     gate       paired bootstrap CI on frozen detection, clean F1 and FPR limits (arena/gate.py)
     promote    alias flip in the registry; champion history; the next round attacks the new champion
@@ -74,6 +77,26 @@ class Services:
         with self.registry.run(f"challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags}, nested=True) as run:
             self.registry.log_metrics(result.to_dict(), prefix="train.")
             return self.registry.register(folder, run.info.run_id, tags={"kind": "challenger", "round": rnd, **tags})
+
+
+    def rules_challenger(self, champion_version: str, rules: Sequence[dict[str, Any]], rnd: int,
+                         tags: dict[str, str]) -> str:
+        """Register the champion's folder (weights, canonicaliser, threshold) with ``rules`` added: the
+        round's rules-only candidate. Files only, so the Ray layer uses it unchanged."""
+        import shutil
+
+        from arena.defend.rules import RuleSet
+
+        _, path = self.registry.resolve(champion_version)
+        folder = self.out / "models" / f"round-{rnd}-rules"
+        if folder.exists():  # an interrupted round left it: rebuild it from the champion
+            shutil.rmtree(folder)
+        shutil.copytree(path, folder)
+        RuleSet.load(folder).merged(rules).save(folder)
+        with self.registry.run(f"rules-challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags},
+                               nested=True) as run:
+            return self.registry.register(folder, run.info.run_id,
+                                          tags={"kind": "challenger", "candidate": "rules", "round": rnd, **tags})
 
 
 @dataclass
@@ -162,6 +185,49 @@ class Evaluation:
 
     def gate_input(self, train_items: Sequence[int]) -> GateInput:
         return GateInput([self.frozen_hits[i] for i in train_items], self.clean["macro_f1"], _mean(self.benign_flags))
+
+
+@dataclass
+class ProbeResult:
+    """One candidate on the val probe (val split only): detection of perturbed toxic val texts, FPR
+    on perturbed non-toxic ones, macro-F1 on clean val texts, at the candidate's own threshold."""
+
+    version: str
+    detection: float
+    fpr: float
+    clean_f1: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items()}
+
+
+def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, ProbeResult]],
+                     max_clean_f1_drop: float, max_fpr_rise: float) -> tuple[str, list[str]]:
+    """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
+
+    A candidate is admissible when it stays within the gate's clean-F1 and FPR limits against the
+    champion on the probe; the admissible one with the highest probe detection wins (ties: the
+    first listed). With none admissible, the last listed (the smallest change) goes to the gate.
+    Returns the name and one line per candidate saying why.
+    """
+    if not candidates:
+        raise ValueError("select_candidate needs at least one candidate")
+    notes, admissible = [], []
+    for name, r in candidates:
+        why = []
+        if r.clean_f1 < champion.clean_f1 - max_clean_f1_drop:
+            why.append(f"val F1 {r.clean_f1 - champion.clean_f1:+.4f}")
+        if r.fpr > champion.fpr + max_fpr_rise:
+            why.append(f"val FPR {r.fpr - champion.fpr:+.4f}")
+        notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
+                     f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"
+                     + (f" (outside the limits: {', '.join(why)})" if why else ""))
+        if not why:
+            admissible.append((name, r))
+    if not admissible:
+        return candidates[-1][0], notes
+    best = max(admissible, key=lambda nr: nr[1].detection)  # max keeps the first of equals
+    return best[0], notes
 
 
 def _mean(xs: Sequence[bool]) -> float:
@@ -285,14 +351,16 @@ class Attacker:
             self._importance = (version, {})
         return self._importance[1]
 
-    def build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str) -> list[SuiteItem]:
-        """Every strategy once per pool text (the LLM on the first ``campaign.llm_suite_texts``)."""
+    def build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str,
+                    strategies: Sequence[str] | None = None) -> list[SuiteItem]:
+        """Every strategy (or ``strategies``) once per pool text (the LLM on the first ``campaign.llm_suite_texts``)."""
         from arena.progress import progress as progress_bar
 
         items: list[SuiteItem] = []
         importance = self.importance_for(scorer)  # one delete-one pass per text, shared by every strategy
         llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
-        for s_idx, name in enumerate(progress_bar(self.strategies, desc=desc, disable=not self.progress, leave=False)):
+        names = self.strategies if strategies is None else list(strategies)
+        for s_idx, name in enumerate(progress_bar(names, desc=desc, disable=not self.progress, leave=False)):
             sub = pool[:llm_cap] if "llm" in self.family_sets[name] else pool
             # as hard as the attacker can: the best of several candidates per text (one for the slow LLM)
             n = 1 if scorer is None or "llm" in self.family_sets[name] else self.cfg.campaign.suite_candidates
@@ -331,6 +399,7 @@ class Campaign:
         self._thresholds: dict[str, float] = {}  # registry version -> its saved decision threshold
         # (champion, number of train texts) -> the clean train texts behind that champion's layers
         self._clean_prepared: tuple[tuple[str, int], list[str]] | None = None
+        self._probe_results: dict[str, ProbeResult] = {}  # version -> its val-probe numbers
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
         names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
@@ -426,6 +495,7 @@ class Campaign:
         # the frozen suite: every strategy once per eval text, fixed seed, targeted at the baseline
         frozen = self.attacker.build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
         benign = self.attacker.build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite")
+        val_probe = self._build_val_probe(splits, scorer, seed) if cfg.campaign.retrain.select_on_val else None
         state = {
             "campaign_id": campaign_id,
             "baseline_version": champion,
@@ -435,6 +505,7 @@ class Campaign:
             "pools": pools.to_dict(),
             "frozen": [vars(x) for x in frozen],
             "benign": [vars(x) for x in benign],
+            "val_probe": val_probe,
             "bandit_live": ThompsonBandit(self.strategies, floor=self._floor(self.strategies), seed=seed + 3).to_dict(),
             "bandit_train": ThompsonBandit(self.train_strategies, floor=self._floor(self.train_strategies),
                                            seed=seed + 4).to_dict(),
@@ -667,6 +738,78 @@ class Campaign:
         report["champion_rules"] = len(base)
         return [asdict(r) for r in admitted], report
 
+    # ------------------------------------------------------------------ the val probe
+    def _build_val_probe(self, splits, scorer, seed: int) -> dict[str, Any] | None:
+        """Val texts only: ``campaign.val_probe_size`` toxic ones the round-0 champion flags, attacked by
+        every trained strategy as the frozen suite is (targeted at it, best of several candidates), as
+        many non-toxic ones perturbed by the same strategies, and ``campaign.val_probe_clean`` clean
+        ones. The LLM strategy is left out (seconds per text on CPU). Built once, like the frozen suite.
+        """
+        cc = self.cfg.campaign
+        names = [n for n in self.train_strategies if "llm" not in self.family_sets[n]]
+        if not names:
+            self.log("val probe: no trained strategy other than the LLM; challengers are not pre-selected")
+            return None
+        rng = random.Random(seed * 7 + 5)
+        val = _split_cols(splits["val"])
+        tox = [(i, t) for i, t, y in val if y == 1]
+        scores = scorer.score([t for _, t in tox])
+        thr = self.threshold
+        tox = [x for x, sc in zip(tox, scores, strict=True) if sc >= thr]
+        ben = [(i, t) for i, t, y in val if y == 0]
+        if not tox or not ben:
+            self.log("val probe: the val split lacks flagged toxic or non-toxic texts; challengers are not pre-selected")
+            return None
+        toxic = self.attacker.build_suite(rng.sample(tox, min(cc.val_probe_size, len(tox))), scorer, seed=seed + 5,
+                                          targeted=True, desc="val probe", strategies=names)
+        benign = self.attacker.build_suite(rng.sample(ben, min(cc.val_probe_size, len(ben))), None, seed=seed + 6,
+                                           targeted=False, desc="val probe (benign)", strategies=names)
+        clean = rng.sample(val, min(cc.val_probe_clean, len(val)))
+        return {"toxic": [x.attacked for x in toxic], "toxic_strategy": [x.strategy for x in toxic],
+                "benign": [x.attacked for x in benign], "clean_texts": [t for _, t, _ in clean],
+                "clean_labels": [y for *_, y in clean]}
+
+    def probe(self, version: str, state: dict[str, Any]) -> ProbeResult:
+        """``version`` measured on the val probe at its own threshold (cached per version)."""
+        from arena.metrics import classification_report
+
+        version = str(version)
+        if version not in self._probe_results:
+            p = state["val_probe"]
+            thr = self._threshold_of(version)
+            scores = self.services.scorer(version).score(p["toxic"] + p["benign"] + p["clean_texts"])
+            t, b = len(p["toxic"]), len(p["benign"])
+            clean = classification_report(p["clean_labels"], scores[t + b :], thr) if p["clean_texts"] else {}
+            self._probe_results[version] = ProbeResult(
+                version, _mean([x >= thr for x in scores[:t]]), _mean([x >= thr for x in scores[t : t + b]]),
+                float(clean.get("macro_f1", 0.0)))
+        return self._probe_results[version]
+
+    def select_challenger(self, state, rnd: int, ts: TrainingSet, trained: str, splits) -> tuple[str | None, dict]:
+        """The round's challenger: ``trained`` (new rules + new weights) or the new rules on the champion's
+        weights, whichever does better on the val probe within the gate's limits (``select_challenger``).
+        Without new rules the alternative is the champion itself: then ``None`` (no challenger).
+        """
+        champion = state["champion_version"]
+        if state.get("val_probe") is None:  # a state from before the probe: built now, saved with the round
+            state["val_probe"] = self._build_val_probe(splits, self.services.scorer(state["baseline_version"]),
+                                                       self.cfg.seed)
+            if state["val_probe"] is None:
+                return trained, {"chosen": "weights", "version": trained, "notes": ["no val probe"]}
+        champ = self.probe(champion, state)
+        cands = [("weights", self.probe(trained, state))]
+        if ts.rules:
+            rules_only = self.services.rules_challenger(champion, ts.rules, rnd, {"campaign_id": state["campaign_id"]})
+            cands.append(("rules", self.probe(rules_only, state)))
+        else:
+            cands.append(("champion", champ))
+        gc = self.cfg.campaign.gate
+        name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise)
+        chosen = dict(cands)[name].version
+        info = {"chosen": name, "version": None if name == "champion" else chosen, "champion": champ.to_dict(),
+                "candidates": {n: r.to_dict() for n, r in cands}, "notes": notes}
+        return (None if name == "champion" else chosen), info
+
     def _forbidden_texts(self, state) -> set[str]:
         pools = Pools.from_dict(state["pools"])
         forbidden = {t for _, t in pools.eval} | {t for _, t in pools.benign}
@@ -730,7 +873,7 @@ class Campaign:
         timings["attack_s"] = time.perf_counter() - t
 
         # 3. trigger -> retrain -> evaluate -> gate -> promote
-        promoted, gate, challenger, train_info = False, None, None, None
+        promoted, gate, challenger, train_info, selection = False, None, None, None, None
         live_detection = None if live_success is None else 1.0 - live_success
         below = self.cfg.campaign.retrain_below
         # 1.0 means every round (a champion that stops every live attack still retrains)
@@ -741,8 +884,16 @@ class Campaign:
             self._write_train_set(rnd, ts)
             self.log(f"  retrain: {train_info}")
             challenger = self.train_challenger(state, rnd, ts, splits)
-            self.registry.set_alias(CHALLENGER, challenger, round=rnd, reason="trained")
             timings["retrain_s"] = time.perf_counter() - t
+            if self.cfg.campaign.retrain.select_on_val:
+                t = time.perf_counter()
+                challenger, selection = self.select_challenger(state, rnd, ts, challenger, splits)
+                timings["select_s"] = time.perf_counter() - t
+                self.log(f"  val probe: {selection['chosen']} -> "
+                         f"{'no challenger' if challenger is None else 'challenger v' + challenger}; "
+                         + "; ".join(selection["notes"]))
+        if challenger is not None:
+            self.registry.set_alias(CHALLENGER, challenger, round=rnd, reason="trained")
             t = time.perf_counter()
             cev = self.evaluate(challenger, state, splits)
             decision = self.gate(ev, cev, state, rnd)
@@ -775,6 +926,7 @@ class Campaign:
             "frozen_detection_all": metrics["frozen_detection_all"],
             "live_per_strategy_success": live_per,
             "training_set": train_info,
+            "selection": selection,
             "timings": timings,
         }
         self.log(f"  frozen detection {row['frozen_detection']:.3f} | held-out "

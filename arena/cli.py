@@ -3,7 +3,7 @@
     arena data list | arena data fetch NAME
     arena train --config configs/default.yaml --out runs/arena
     arena moderate --out runs/arena "some text" ...
-    arena models list|history|rollback VERSION --out runs/arena
+    arena models list|history|rollback VERSION|relocate --out runs/arena
     arena eval --model champion --data tweeteval_offensive --attack all --out eval.json
 """
 
@@ -213,6 +213,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- models
 @command("models")
 def cmd_models(args: argparse.Namespace) -> int:
+    if args.models_cmd == "relocate":  # before opening the registry, which would relocate it already
+        from arena.registry import relocate
+
+        moved = relocate(args.out, dry_run=args.dry_run)
+        n = sum(moved.values())
+        verb = "would move" if args.dry_run else "moved"
+        print(f"{args.out}: " + (f"{verb} {n} artifact location(s) to {Path(args.out).resolve() / 'mlartifacts'} ("
+                                 + ", ".join(f"{k} {v}" for k, v in moved.items() if v) + ")"
+                                 if n else "every artifact location is already in this folder"))
+        return 0
     reg = _registry(args)
     if args.models_cmd == "list":
         rows = reg.list_versions()
@@ -352,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = msub.add_parser("rollback", help="make VERSION the champion again")
     r.add_argument("version")
     out_opt(r)
+    rl = msub.add_parser("relocate", help="after moving or copying a run folder: point its registry at the "
+                         "folder's own artifacts (also done on every open)")
+    rl.add_argument("--dry-run", action="store_true", help="only count what would change")
+    out_opt(rl)
     return p
 
 

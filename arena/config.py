@@ -158,6 +158,11 @@ class RetrainConfig(_Model):
         0.5, ge=0, le=1, description="Replayed clean texts are trained toward (1 - w) * label + w * the "
         "champion's P(toxic) (learning without forgetting: keeps clean behaviour); 0 = hard labels."
     )
+    select_on_val: bool = Field(
+        True, description="Each round two candidates are built: new rules + new weights, and new rules on the "
+        "champion's weights. Both are scored on the val probe (campaign.val_probe_size val texts, never test) and "
+        "the better one within the gate's clean-F1 and FPR limits is the round's challenger; false: always the first."
+    )
     calibrate_threshold: bool = Field(
         False, description="true: each challenger re-picks its decision threshold on val macro-F1 and is "
         "evaluated, gated and deployed at it; false: it inherits the champion's (the baseline's val-calibrated "
@@ -181,6 +186,11 @@ class CampaignConfig(_Model):
     llm_suite_texts: int = Field(20, ge=0, description="Eval texts the (slow) LLM strategy attacks in the frozen suite.")
     llm_attacks_per_round: int = Field(8, ge=0, description="Cap on live LLM attacks per pool and round.")
     heldout_family: str | None = Field("word", description="Strategy family never used for training.")
+    val_probe_size: int = Field(
+        40, ge=1, description="Toxic val texts the round-0 champion flags (and as many non-toxic ones), perturbed "
+        "by every trained strategy: the probe on which campaign.retrain.select_on_val picks a round's challenger."
+    )
+    val_probe_clean: int = Field(600, ge=0, description="Clean val texts in the val probe (its macro-F1).")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
     retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this (1.0: every round).")
     exploration_floor: float = Field(0.02, ge=0, lt=1)

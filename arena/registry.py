@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from arena.errors import ModelError
 
@@ -31,6 +31,102 @@ _HISTORY_PREFIX = "history."
 
 def default_tracking_uri(out_dir: str | os.PathLike) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
+
+
+ARTIFACTS_DIR = "mlartifacts"
+
+
+def _file_path(uri: str) -> str | None:
+    """The local path of a ``file:`` URI or plain path; None for anything remote."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    if parsed.scheme == "" and uri.startswith("/"):
+        return uri
+    return None
+
+
+def _moved(uri: str | None, root: Path) -> str | None:
+    """``uri`` rewritten under ``root`` when it lies in another ``.../mlartifacts`` tree whose copy
+    exists under ``root``; otherwise None (left as it is)."""
+    if not uri:
+        return None
+    path = _file_path(uri)
+    if path is None:
+        return None
+    parts = Path(path).parts
+    if ARTIFACTS_DIR not in parts:
+        return None
+    i = len(parts) - 1 - parts[::-1].index(ARTIFACTS_DIR)  # the last mlartifacts in the path
+    new = root.joinpath(*parts[i + 1 :])
+    if Path(path) == new or not new.exists():
+        return None
+    return new.as_uri()
+
+
+def relocate(out_dir: str | os.PathLike, *, dry_run: bool = False) -> dict[str, int]:
+    """Point the registry of a moved or copied run folder at the folder's own artifacts.
+
+    MLflow stores absolute artifact locations (the experiment's root, each run's and each model
+    version's). After ``mv runs/a runs/b`` they name ``runs/a``, which is gone; after ``cp -r`` they
+    name the original, which the copy would then read and write. This rewrites every location in
+    ``OUT/mlflow.db`` that lies in another ``.../mlartifacts`` tree to the same place under
+    ``OUT/mlartifacts`` (where that copy exists; the experiment root always), through MLflow's own
+    database models. Idempotent; returns how many locations of each kind changed (or would, with
+    ``dry_run``). Only the default sqlite registry of a run folder is handled; a shared tracking
+    server (``tracking.uri``) is left alone.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    out = Path(out_dir).resolve()
+    db = out / "mlflow.db"
+    if not db.is_file():
+        raise ModelError(f"{db} not found: not a run folder with a registry (train one with `arena train --out DIR`)")
+    from mlflow.store.model_registry.dbmodels.models import SqlModelVersion
+    from mlflow.store.tracking.dbmodels.models import SqlExperiment, SqlLoggedModel, SqlRun
+
+    root = out / ARTIFACTS_DIR
+    counts = {"experiments": 0, "runs": 0, "model_versions": 0, "logged_models": 0}
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with Session(engine) as session:
+            for key, model, columns in (("experiments", SqlExperiment, ("artifact_location",)),
+                                        ("runs", SqlRun, ("artifact_uri",)),
+                                        ("model_versions", SqlModelVersion, ("source", "storage_location")),
+                                        ("logged_models", SqlLoggedModel, ("artifact_location",))):
+                for row in session.query(model).all():
+                    changed = False
+                    for col in columns:
+                        value = getattr(row, col, None)
+                        if key == "experiments" and value and _file_path(value) is not None \
+                                and Path(_file_path(value)).name == ARTIFACTS_DIR and Path(_file_path(value)) != root:
+                            new = root.as_uri()  # the root itself, even before anything is logged there
+                        else:
+                            new = _moved(value, root)
+                        if new is not None:
+                            changed = True
+                            if not dry_run:
+                                setattr(row, col, new)
+                    counts[key] += changed
+            if not dry_run:
+                session.commit()
+    finally:
+        engine.dispose()
+    return counts
+
+
+def _run_folder_db(tracking_uri: str) -> Path | None:
+    """``OUT/mlflow.db`` when ``tracking_uri`` is a run folder's sqlite registry that exists; else None."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    db = Path(unquote(tracking_uri[len("sqlite:///"):]))  # sqlite:////abs/path or sqlite:///relative/path
+    return db.resolve() if db.name == "mlflow.db" and db.is_file() else None
+
+
+def needs_relocation(out_dir: str | os.PathLike) -> bool:
+    """Whether ``OUT/mlflow.db`` records an artifact root other than ``OUT/mlartifacts`` (moved or copied)."""
+    return any(relocate(out_dir, dry_run=True).values())
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -60,6 +156,14 @@ class Registry:
         from mlflow.tracking import MlflowClient
 
         self.tracking_uri = tracking_uri
+        db = _run_folder_db(tracking_uri)
+        if db is not None:  # a run folder that was moved or copied: its registry still names the old place
+            moved = relocate(db.parent)
+            if any(moved.values()):
+                import sys
+
+                print(f"registry of {db.parent}: artifact locations moved to {db.parent / ARTIFACTS_DIR} "
+                      f"({', '.join(f'{n} {k}' for k, n in moved.items() if n)})", file=sys.stderr)
         self.model_name = model_name
         self.experiment_name = experiment
         self._mlflow = mlflow
@@ -89,7 +193,7 @@ class Registry:
     def from_config(cls, cfg, out_dir: str | os.PathLike) -> Registry:
         out = Path(out_dir)
         uri = cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out)
-        artifacts = (out.resolve() / "mlartifacts").as_uri() if uri.startswith("sqlite:") else None
+        artifacts = (out.resolve() / ARTIFACTS_DIR).as_uri() if uri.startswith("sqlite:") else None
         if uri.startswith("sqlite:"):
             out.mkdir(parents=True, exist_ok=True)
         return cls(uri, cfg.tracking.experiment, cfg.tracking.registered_model, artifacts, out / ".model_cache")

@@ -5,9 +5,10 @@
 #   bash bench/fresh_campaign.sh runs/demo runs/exp2 [configs/demo.yaml]
 #   .venv/bin/arena campaign --config configs/demo.yaml --out runs/exp2 [--set KEY=VALUE ...]
 #
-# Copies SRC's registry (mlflow.db, artifacts, models) into OUT, points OUT's artifact store at
-# OUT, and sets OUT's champion alias back to version 1; no state, records or train sets are copied,
-# so the new campaign builds its pools and frozen suite from scratch (the same seed gives the same ones).
+# Copies SRC's registry (mlflow.db, artifacts, models) into OUT (opening it points its artifact
+# locations at OUT: arena.registry.relocate) and sets OUT's champion alias back to version 1; no
+# state, records or train sets are copied, so the new campaign builds its pools and frozen suite
+# from scratch (the same seed gives the same ones).
 set -euo pipefail
 src=${1:?usage: fresh_campaign.sh SRC OUT [CONFIG]}
 out=${2:?usage: fresh_campaign.sh SRC OUT [CONFIG]}
@@ -18,11 +19,9 @@ mkdir -p "$out"
 cp -r "$src/mlflow.db" "$src/mlartifacts" "$src/models" "$out/"
 [ -f "$src/metrics.json" ] && cp "$src/metrics.json" "$out/"
 "$(dirname "$0")/../.venv/bin/python" - "$out" "$config" <<'PY'
-import sqlite3, sys
+import sys
 from pathlib import Path
 out = Path(sys.argv[1]).resolve()
-with sqlite3.connect(out / "mlflow.db") as con:
-    con.execute("UPDATE experiments SET artifact_location = ?", ((out / "mlartifacts").as_uri(),))
 from arena.config import load_config
 from arena.registry import CHAMPION, Registry
 reg = Registry.from_config(load_config(sys.argv[2]), out)

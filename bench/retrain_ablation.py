@@ -25,16 +25,11 @@ from pathlib import Path
 
 
 def _redirect_artifacts(scratch: Path) -> None:
-    """New MLflow runs of the copy log their artifacts into the copy, not the original campaign.
+    """The copy's registry points at the copy's artifacts, so new runs log into it, not the original."""
+    from arena.registry import relocate
 
-    (Existing versions keep pointing at the original artifacts, which are only read.)
-    """
-    import sqlite3
-
-    db = scratch / "mlflow.db"
-    if db.is_file():
-        with sqlite3.connect(db) as con:
-            con.execute("UPDATE experiments SET artifact_location = ?", ((scratch.resolve() / "mlartifacts").as_uri(),))
+    if (scratch / "mlflow.db").is_file():
+        relocate(scratch)
 
 
 def main() -> int:

@@ -136,3 +136,101 @@ def test_retrain_trigger_when_the_champion_stops_every_live_attack(tmp_path: Pat
     r0 = summary["rounds"][0]
     assert r0["live_attack_success"] == 0.0
     assert (r0["gate"] is not None) is retrains
+
+
+class ForgetfulServices(StubServices):
+    """Training forgets every word: the new weights lose what the champion detected."""
+
+    def train_challenger(self, champion_version, texts, labels, val_texts, val_labels, rnd, seed, tags, rules=()):
+        version = super().train_challenger(champion_version, texts, labels, val_texts, val_labels, rnd, seed,
+                                           tags, rules)
+        (self.registry.resolve(version)[1] / "vocab.json").write_text("[]")
+        return version
+
+
+def test_val_probe_keeps_the_champions_weights_when_new_ones_forget(tmp_path: Path, repo_root: Path):
+    """The val probe (val texts only) sees the forgetful weights lose detection and passes the new
+    rules on the champion's weights to the gate instead (or no challenger when there are no new rules)."""
+    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
+        "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
+        "campaign.eval_pool_size=20", "campaign.benign_pool_size=20", "campaign.attack_train_pool_size=60",
+        "campaign.live_eval_attacks=10", "campaign.train_attacks=60", "campaign.retrain.perturbed_per_strategy=6",
+        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
+    ])
+    out = tmp_path / "run"
+    reg = _register_baseline(cfg, tmp_path, out)
+    summary = Campaign(cfg, out, progress=False, services_factory=ForgetfulServices).run(rounds=1)
+    r0 = summary["rounds"][0]
+    sel = r0["selection"]
+    state = json.loads((out / "state.json").read_text())
+    probe = state["val_probe"]
+    assert probe["toxic"] and probe["benign"] and len(probe["clean_texts"]) == 64
+    assert set(probe["toxic_strategy"]) <= {"leet", "typos", "masking", "separators"}  # never the held-out family
+    val = set(load_splits_texts(cfg, "val"))
+    assert set(probe["clean_texts"]) <= val
+    forgot = sel["candidates"]["weights"]
+    assert forgot["detection"] < sel["champion"]["detection"]
+    assert sel["chosen"] != "weights"
+    if sel["chosen"] == "rules":
+        version = r0["gate"]["challenger_version"]
+        folder = reg.resolve(version)[1]
+        assert json.loads((folder / "vocab.json").read_text()) == INSULTS  # the champion's weights
+        assert len(RuleSet.load(folder)) == r0["training_set"]["rules"]["admitted"]
+    else:
+        assert sel["chosen"] == "champion" and r0["gate"] is None and not r0["promoted"]
+
+
+def load_splits_texts(cfg, split: str) -> list[str]:
+    from arena.baseline import load_splits
+
+    return load_splits(cfg)[split].texts
+
+
+def test_select_candidate_rules():
+    from arena.arena import ProbeResult, select_candidate
+
+    champ = ProbeResult("1", detection=0.80, fpr=0.05, clean_f1=0.76)
+    better = ProbeResult("2", detection=0.90, fpr=0.06, clean_f1=0.755)
+    rules = ProbeResult("3", detection=0.85, fpr=0.05, clean_f1=0.76)
+    assert select_candidate(champ, [("weights", better), ("rules", rules)], 0.01, 0.02)[0] == "weights"
+    # clean F1 beyond the gate's limit: the weights are not admissible
+    worse_f1 = ProbeResult("2", detection=0.95, fpr=0.05, clean_f1=0.74)
+    name, notes = select_candidate(champ, [("weights", worse_f1), ("rules", rules)], 0.01, 0.02)
+    assert name == "rules" and "outside the limits: val F1 -0.0200" in notes[0]
+    # FPR beyond the limit
+    worse_fpr = ProbeResult("2", detection=0.95, fpr=0.08, clean_f1=0.76)
+    assert select_candidate(champ, [("weights", worse_fpr), ("rules", rules)], 0.01, 0.02)[0] == "rules"
+    # equal detection: the first listed (the new weights) wins; none admissible: the last listed
+    same = ProbeResult("2", detection=0.85, fpr=0.05, clean_f1=0.76)
+    assert select_candidate(champ, [("weights", same), ("rules", rules)], 0.01, 0.02)[0] == "weights"
+    assert select_candidate(champ, [("weights", worse_f1), ("champion", champ)], 0.01, 0.02)[0] == "champion"
+    assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
+    with pytest.raises(ValueError):
+        select_candidate(champ, [], 0.01, 0.02)
+
+
+def test_a_moved_campaign_folder_resumes(tmp_path: Path, repo_root: Path):
+    """``mv runs/a runs/b`` then resume: the registry follows the folder, new versions land in it."""
+    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
+        "attack.strategies=[leet,typos,phonetic]", "attack.search=greedy",
+        "campaign.eval_pool_size=10", "campaign.benign_pool_size=10", "campaign.attack_train_pool_size=20",
+        "campaign.live_eval_attacks=6", "campaign.train_attacks=20", "campaign.retrain.perturbed_per_strategy=4",
+        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
+    ])
+    a = tmp_path / "a"
+    _register_baseline(cfg, tmp_path, a)
+    shutil.rmtree(tmp_path / "baseline")  # the registry's own copy is what counts
+    Campaign(cfg, a, progress=False, services_factory=StubServices).run(rounds=0)  # round 0 only
+    b = tmp_path / "archive" / "b"
+    b.parent.mkdir()
+    shutil.move(str(a), str(b))
+    summary = Campaign(cfg, b, progress=False, services_factory=StubServices).run(rounds=2)
+    assert [r["round"] for r in summary["rounds"]] == [0, 1, 2]
+    from arena.registry import Registry
+
+    reg = Registry.from_config(cfg, b)
+    rows = reg.list_versions()
+    assert any(r["tags"].get("round") == "1" for r in rows), rows  # round 1 trained after the move
+    for row in rows:
+        assert reg.resolve(row["version"])[1].is_relative_to(b.resolve())
+    assert not a.exists()
