@@ -210,7 +210,7 @@ class EvalModel:
 
     ref: str
     label: str
-    kind: str  # "defender" or "peer"
+    kind: str  # "defender", "peer" or "external" (hf:PATH, http:URL; arena/external.py)
     threshold: float
     scorer: Any
     version: str | None = None
@@ -247,12 +247,18 @@ class _Registries:
 
 def load_model(ref: str, *, run_dir: str | os.PathLike = DEFAULT_RUN_DIR, config=None,
                tracking_uri: str | None = None, device: str | None = None,
-               _registries: _Registries | None = None) -> EvalModel:
+               _registries: _Registries | None = None, external: dict[str, Any] | None = None) -> EvalModel:
     """``champion`` / another alias / a version number (the registry of ``run_dir``), a saved defender
-    folder, or ``peer:NAME`` (:mod:`arena.peers`). :class:`ModelError` names what is wrong."""
+    folder, ``peer:NAME`` (:mod:`arena.peers`), or a model of your own: ``hf:PATH`` / ``http:URL``
+    (:mod:`arena.external`; ``external`` holds its options: ``toxic_label``, ``threshold``, ``http``).
+    :class:`ModelError` names what is wrong."""
+    from arena.external import is_external_ref, load_external
     from arena.peers import is_peer_ref, load_peer
 
     ref = str(ref)
+    if is_external_ref(ref):
+        opts = dict(external or {})
+        return load_external(ref, device=device or (config.train.device if config is not None else "auto"), **opts)
     if is_peer_ref(ref):
         peer = load_peer(ref)
         return EvalModel(ref, f"peer:{peer.name}", "peer", peer.threshold, peer, version=peer.version)
@@ -444,7 +450,24 @@ def evaluate_model(model: EvalModel, data: EvalData, attacks: AttackSuite | None
                                         (a["toxic"], a["not_toxic"]))}
         total = (sum(a["toxic"] for a in attacks.attempted.values()),
                  sum(a["not_toxic"] for a in attacks.attempted.values()))
-        out["attacked"] = {"overall": _attack_cell(rows, thr, total), "per_strategy": per}
+        out["attacked"] = {"overall": _attack_cell(rows, thr, total), "per_strategy": per,
+                           "evasions": _evasion_examples(rows, thr)}
+    return out
+
+
+def _evasion_examples(rows: list[tuple[_Attacked, float, float]], thr: float, per_strategy: int = 3,
+                      max_chars: int = 300) -> list[dict[str, Any]]:
+    """Up to ``per_strategy`` evasions per strategy: toxic texts flagged clean and missed once attacked,
+    the most confident misses first (lowest attacked score)."""
+    by: dict[str, list[tuple[_Attacked, float, float]]] = {}
+    for it, c, a in rows:
+        if it.label == 1 and c >= thr > a:
+            by.setdefault(it.strategy, []).append((it, c, a))
+    out = []
+    for name, hits in by.items():
+        for it, c, a in sorted(hits, key=lambda r: r[2])[:per_strategy]:
+            out.append({"strategy": name, "original": it.original[:max_chars], "attacked": it.attacked[:max_chars],
+                        "clean_score": round(c, 4), "attacked_score": round(a, 4)})
     return out
 
 
@@ -492,11 +515,13 @@ def run_eval(
     tracking_uri: str | None = None,
     batch_size: int = 128,
     progress: bool = False,
+    external: dict[str, Any] | None = None,
     **data_kwargs: Any,
 ) -> dict[str, Any]:
     """Evaluate one or more models on the same data and the same attacked texts.
 
-    ``models``: references (see :func:`load_model`) or loaded :class:`EvalModel`. ``data``: an
+    ``models``: references (see :func:`load_model`; ``external`` holds the options of ``hf:`` and
+    ``http:`` models) or loaded :class:`EvalModel`. ``data``: an
     :class:`EvalData` or a source for :func:`load_eval_data` (``data_kwargs`` go there, with ``seed``).
     With exactly two models the result has a ``delta`` section (second minus first).
     Returns the JSON-ready result (schema in docs/eval.md).
@@ -510,7 +535,8 @@ def run_eval(
     strategies = resolve_strategies(attack) if attack else None  # fail on a typo before loading models
     registries = _Registries(config, tracking_uri)
     loaded = [m if isinstance(m, EvalModel) else load_model(m, run_dir=run_dir, config=config,
-                                                            _registries=registries) for m in models]
+                                                            _registries=registries, external=external)
+              for m in models]
     suite = build_attacks(data, strategies, seed, config=config, progress=progress) if strategies else None
     results = [evaluate_model(m, data, suite, batch_size=batch_size, progress=progress) for m in loaded]
     out: dict[str, Any] = {
