@@ -9,7 +9,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench baseline headline clean
+.PHONY: setup demo test lint bench baseline headline clean browser
 
 $(BIN)/arena: pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (set PY=python3.x, 3.10-3.12)"; exit 1; }
@@ -33,7 +33,13 @@ demo: setup  ## fetch data, train the baseline champion, run a short campaign, w
 	@echo "        $(BIN)/arena attack --out $(DEMO_OUT) \"you are a pathetic idiot\" --strategy all"
 
 test: setup  ## the default test suite (no GPU, no slow tests)
+	@$(MAKE) --no-print-directory browser || echo "warning: chromium/chromedriver could not be installed: the dashboard's browser test will be skipped"
 	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+
+browser:  ## Debian/Ubuntu: chromium + chromedriver for the dashboard's browser test (marker browser; skipped without them)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver found" || \
+	  { command -v apt-get >/dev/null || { echo "error: no apt-get: install chromium and chromedriver with your package manager"; exit 1; }; \
+	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium chromium-driver; }
 
 lint: setup
 	$(BIN)/ruff check arena tests bench

@@ -400,6 +400,7 @@ class Campaign:
         # (champion, number of train texts) -> the clean train texts behind that champion's layers
         self._clean_prepared: tuple[tuple[str, int], list[str]] | None = None
         self._probe_results: dict[str, ProbeResult] = {}  # version -> its val-probe numbers
+        self._rounds_planned: int | None = None  # the last round of the current run() (the dashboard's progress)
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
         names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
@@ -741,9 +742,10 @@ class Campaign:
     # ------------------------------------------------------------------ the val probe
     def _build_val_probe(self, splits, scorer, seed: int) -> dict[str, Any] | None:
         """Val texts only: ``campaign.val_probe_size`` toxic ones the round-0 champion flags, attacked by
-        every trained strategy as the frozen suite is (targeted at it, best of several candidates), as
-        many non-toxic ones perturbed by the same strategies, and ``campaign.val_probe_clean`` clean
-        ones. The LLM strategy is left out (seconds per text on CPU). Built once, like the frozen suite.
+        every trained strategy as the frozen suite is (targeted at it, best of several candidates);
+        ``campaign.val_probe_benign`` non-toxic ones, each perturbed by one trained strategy in turn;
+        and ``campaign.val_probe_clean`` clean ones. The LLM strategy is left out (seconds per text on
+        CPU). Built once, like the frozen suite.
         """
         cc = self.cfg.campaign
         names = [n for n in self.train_strategies if "llm" not in self.family_sets[n]]
@@ -762,12 +764,16 @@ class Campaign:
             return None
         toxic = self.attacker.build_suite(rng.sample(tox, min(cc.val_probe_size, len(tox))), scorer, seed=seed + 5,
                                           targeted=True, desc="val probe", strategies=names)
-        benign = self.attacker.build_suite(rng.sample(ben, min(cc.val_probe_size, len(ben))), None, seed=seed + 6,
-                                           targeted=False, desc="val probe (benign)", strategies=names)
+        # benign: many texts, one strategy each (round robin), so that one text flipping moves the FPR
+        # by 1/n and not by (strategies)/n as it would if every strategy rewrote the same few texts
+        ben_pool = rng.sample(ben, min(cc.val_probe_benign, len(ben)))
+        benign = self.attacker.attack(ben_pool, lambda k: names[k % len(names)], seed + 6, None, n=1,
+                                      targeted=False)
         clean = rng.sample(val, min(cc.val_probe_clean, len(val)))
         return {"toxic": [x.attacked for x in toxic], "toxic_strategy": [x.strategy for x in toxic],
-                "benign": [x.attacked for x in benign], "clean_texts": [t for _, t, _ in clean],
-                "clean_labels": [y for *_, y in clean]}
+                "benign": [c.text for _, c, _ in benign if c is not None],
+                "benign_strategy": [names[k % len(names)] for k, c, _ in benign if c is not None],
+                "clean_texts": [t for _, t, _ in clean], "clean_labels": [y for *_, y in clean]}
 
     def probe(self, version: str, state: dict[str, Any]) -> ProbeResult:
         """``version`` measured on the val probe at its own threshold (cached per version)."""
@@ -829,6 +835,7 @@ class Campaign:
         rounds = self.cfg.campaign.rounds if rounds is None else rounds
         if rounds < 0:
             raise ConfigError("rounds must be >= 0")
+        self._rounds_planned = rounds
         dropped = self.records.discard_incomplete()
         state = self._load_state() or self._setup()
         self.threshold = float(state.get("threshold", self.cfg.defender.threshold))
@@ -982,7 +989,7 @@ class Campaign:
                 "train_strategies": self.train_strategies,
                 "pools": {k: len(v) for k, v in state["pools"].items()},
                 "frozen_suite_size": len(state["frozen"]), "benign_suite_size": len(state["benign"]),
-                "setup_s": state.get("setup_s"),
+                "setup_s": state.get("setup_s"), "rounds_planned": self._rounds_planned,
                 "review": review_stats(self.out)}
 
     def _write_summary(self, state: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@
     arena train --config configs/default.yaml --out runs/arena
     arena moderate --out runs/arena "some text" ...
     arena models list|history|rollback VERSION|relocate --out runs/arena
+    arena dashboard runs/arena [--port 8765]
     arena eval --model champion --data tweeteval_offensive --attack all --out eval.json
 """
 
@@ -16,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from arena.errors import ArenaError
+from arena.errors import ArenaError, ConfigError
 
 DEFAULT_OUT = "runs/arena"
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -210,6 +211,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- dashboard
+@command("dashboard")
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from arena.dashboard import serve_dashboard
+
+    serve_dashboard(args.out, args.port, poll_s=args.poll, max_seconds=args.max_seconds)
+    return 0
+
+
 # ---------------------------------------------------------------------------- models
 @command("models")
 def cmd_models(args: argparse.Namespace) -> int:
@@ -249,17 +259,32 @@ def cmd_models(args: argparse.Namespace) -> int:
 @command("eval")
 def cmd_eval(args: argparse.Namespace) -> int:
     from arena.evaluate import format_result, run_eval, write_result
+    from arena.external import HttpOptions, is_external_ref, parse_headers
 
     cfg = _load_cfg(args) if args.config else None
+    http = HttpOptions(texts_field=args.http_texts_field, single_field=args.http_single_field,
+                       scores_path=args.http_scores, threshold_path=args.http_threshold or None,
+                       batch_size=args.http_batch, timeout_s=args.http_timeout, headers=parse_headers(args.http_header))
+    external = {"toxic_label": args.toxic_label, "threshold": args.threshold, "http": http}
+    models = args.compare or [args.model or "champion"]
+    if args.toxic_label is not None and not any(str(m).startswith("hf:") for m in models):
+        raise ConfigError("--toxic-label applies to hf:PATH models only")
+    if args.threshold is not None and not any(is_external_ref(m) for m in models):
+        raise ConfigError("--threshold applies to hf:PATH and http:URL models only (defenders and peers keep their own)")
     result = run_eval(
-        args.compare or [args.model or "champion"], args.data, attack=args.attack, seed=args.seed, run_dir=args.out_dir,
+        models, args.data, attack=args.attack, seed=args.seed, run_dir=args.out_dir,
         config=cfg, tracking_uri=args.tracking_uri, batch_size=args.batch_size, progress=not args.quiet,
+        external=external,
         text_col=args.text_col, label_col=args.label_col, positive=args.positive, negative=args.negative,
         split=args.split, group_col=args.group_col, limit=args.limit,
     )
     print(format_result(result))
     if args.out:
         print(f"results: {write_result(result, args.out)}")
+    if args.html:
+        from arena.card import write_card
+
+        print(f"robustness card: {write_card(result, args.html)}")
     return 0
 
 
@@ -330,8 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(docs/eval.md)")
     which = ev.add_mutually_exclusive_group()
     which.add_argument("--model",
-                       help="champion (default), an alias, a VERSION, a saved defender folder, or "
-                       "peer:alt-profanity-check | peer:better-profanity")
+                       help="champion (default), an alias, a VERSION, a saved defender folder, "
+                       "peer:alt-profanity-check | peer:better-profanity, hf:PATH (a local transformers "
+                       "sequence classifier) or http:URL (a JSON moderation endpoint; docs/eval.md)")
     which.add_argument("--compare", nargs=2, metavar=("A", "B"), help="two models side by side, with B - A")
     ev.add_argument("--data", required=True, help="a dataset name (arena data list) or a CSV/TSV/Parquet file")
     ev.add_argument("--split", default="test", help="split of a dataset name (default test)")
@@ -352,6 +378,30 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--config", help="config file for validity limits, attack budget and LLM settings")
     ev.add_argument("--batch-size", type=int, default=128)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.add_argument("--html", metavar="FILE", help="also write a robustness card (HTML: the table, the worst "
+                    "strategies, example evasions)")
+    ext = ev.add_argument_group("your own model (hf:PATH, http:URL)")
+    ext.add_argument("--toxic-label", metavar="NAME|INDEX", help="hf: the label meaning toxic (default: the one "
+                     "label named toxic/offensive/hate/..., or LABEL_1 of two)")
+    ext.add_argument("--threshold", type=float, help="hf:/http: decision threshold on P(toxic) (default: the "
+                     "service's own when it reports one, else 0.5)")
+    ext.add_argument("--http-texts-field", default="texts", metavar="FIELD",
+                     help="request field with the list of texts (default texts: this project's /api/v1/moderate)")
+    ext.add_argument("--http-single-field", metavar="FIELD", help="send one text per request, in this field")
+    ext.add_argument("--http-scores", default="scores", metavar="PATH", help="dotted path to the scores in the "
+                     "response; * walks a list (default scores; e.g. results.*.category_scores.harassment)")
+    ext.add_argument("--http-threshold", default="threshold", metavar="PATH",
+                     help="dotted path to the service's threshold, if it sends one ('' for none)")
+    ext.add_argument("--http-batch", type=int, default=32, help="texts per request (default 32)")
+    ext.add_argument("--http-timeout", type=float, default=30.0, help="seconds per request (default 30)")
+    ext.add_argument("--http-header", action="append", metavar="'NAME: VALUE'",
+                     help="extra request header; 'Authorization: $MY_TOKEN' reads the value from the environment")
+
+    db = sub.add_parser("dashboard", help="live battle dashboard of a campaign folder, on 127.0.0.1 (no Ray)")
+    db.add_argument("out", help="campaign folder (arena campaign --out DIR); may still be running or not started")
+    db.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free port)")
+    db.add_argument("--poll", type=float, default=3.0, help="seconds between the page's updates (default 3)")
+    db.add_argument("--max-seconds", type=float, help="stop by itself after this many seconds")
 
     mo = sub.add_parser("models", help="registered defender versions, champion history, rollback")
     msub = mo.add_subparsers(dest="models_cmd", required=True)

@@ -187,9 +187,12 @@ class CampaignConfig(_Model):
     llm_attacks_per_round: int = Field(8, ge=0, description="Cap on live LLM attacks per pool and round.")
     heldout_family: str | None = Field("word", description="Strategy family never used for training.")
     val_probe_size: int = Field(
-        40, ge=1, description="Toxic val texts the round-0 champion flags (and as many non-toxic ones), perturbed "
-        "by every trained strategy: the probe on which campaign.retrain.select_on_val picks a round's challenger."
+        40, ge=1, description="Toxic val texts the round-0 champion flags, attacked by every trained strategy: "
+        "with val_probe_benign and val_probe_clean, the probe on which campaign.retrain.select_on_val picks a "
+        "round's challenger."
     )
+    val_probe_benign: int = Field(240, ge=1, description="Non-toxic val texts in the val probe, each perturbed "
+                                  "by one trained strategy (its benign-perturbed FPR).")
     val_probe_clean: int = Field(600, ge=0, description="Clean val texts in the val probe (its macro-F1).")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
     retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this (1.0: every round).")

@@ -13,6 +13,7 @@ pass a fake one, so everything here runs without Ray.
     POST /api/v1/models/promote (auth) {"version": "3"} -> alias flip, defender hot swap
     GET  /api/v1/strategies          attack strategies and recipes
     GET  /healthz                    200 once a champion is loaded
+    GET  /dashboard                  the live battle dashboard (arena/dashboard.py), a picker over the battles
     GET  /docs, /openapi.json        OpenAPI
 
 Input rules: JSON bodies only, unknown fields and wrong types rejected (422); at most
@@ -31,6 +32,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
@@ -167,8 +169,12 @@ async def _http_error_handler(request: Request, exc: StarletteHTTPException) -> 
 
 
 def create_api(backend: Backend, settings: ApiSettings,
-               observe: Callable[[str, float], None] | None = None) -> FastAPI:
-    """The FastAPI app. ``observe(status, seconds)`` is called once per moderation request."""
+               observe: Callable[[str, float], None] | None = None,
+               battles_dir: str | Path | None = None) -> FastAPI:
+    """The FastAPI app. ``observe(status, seconds)`` is called once per moderation request.
+
+    With ``battles_dir`` (the folder of the battles' campaign folders) it also serves the live
+    dashboard (arena/dashboard.py) at ``GET /dashboard``, with a picker over the battles."""
     app = FastAPI(
         title="Content Arena", version="0.1.0",
         description="Moderation by the champion defender, attacks on it, battle campaigns, and the model registry.",
@@ -257,4 +263,39 @@ def create_api(backend: Backend, settings: ApiSettings,
             raise HTTPException(422, f"version must be a registered version number, got {version[:40]!r}")
         return await backend.promote(version)
 
+    if battles_dir is not None:
+        _add_dashboard(app, backend, Path(battles_dir))
     return app
+
+
+def _add_dashboard(app: FastAPI, backend: Backend, root: Path) -> None:
+    from fastapi.responses import HTMLResponse, Response
+
+    from arena.dashboard import CampaignView, page_html, plotly_js
+
+    views: dict[str, CampaignView] = {}
+    page = page_html(api="dashboard/api/state", battles_api="dashboard/api/battles",
+                     plotly_src="dashboard/plotly.min.js", title="Content Arena: battles")
+    js: list[bytes] = []
+
+    @app.get("/dashboard", response_class=HTMLResponse, tags=["dashboard"])
+    async def dashboard() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+    @app.get("/dashboard/plotly.min.js", tags=["dashboard"], include_in_schema=False)
+    async def dashboard_js() -> Response:
+        if not js:
+            js.append(plotly_js())
+        return Response(js[0], media_type="application/javascript", headers={"Cache-Control": "max-age=86400"})
+
+    @app.get("/dashboard/api/battles", tags=["dashboard"])
+    async def dashboard_battles() -> list[dict[str, Any]]:
+        return await backend.battles()
+
+    @app.get("/dashboard/api/state", tags=["dashboard"])
+    async def dashboard_state(battle: str) -> dict[str, Any]:
+        folder = root / battle
+        if not BATTLE_ID.match(battle) or not folder.is_dir():
+            raise HTTPException(404, f"no battle {battle[:40]!r}")
+        view = views.setdefault(battle, CampaignView(folder))
+        return view.state()

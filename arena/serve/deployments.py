@@ -299,4 +299,5 @@ class ArenaIngress:
             self._latency.observe(seconds)
 
     def __serve_build_asgi_app__(self):
-        return create_api(self.backend, self.settings, observe=self._observe)
+        return create_api(self.backend, self.settings, observe=self._observe,
+                          battles_dir=Path(self.args.out_dir) / "battles")

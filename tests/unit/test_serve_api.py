@@ -210,3 +210,31 @@ def test_the_api_module_needs_no_ray():
     import arena.serve
 
     assert callable(arena.serve.run_cli)
+
+
+def test_dashboard_routes_list_and_read_battles(tmp_path):
+    """GET /dashboard: the live page over the app's battle folders (arena/dashboard.py)."""
+    root = tmp_path / "battles"
+    folder = root / "b-0123456789ab"
+    folder.mkdir(parents=True)
+    (folder / "summary.json").write_text(json.dumps({
+        "campaign_id": "c-1", "rounds_planned": 0, "heldout_strategies": [],
+        "rounds": [{"round": 0, "champion_version": "1", "frozen_detection": 0.5, "clean_macro_f1": 0.7,
+                    "benign_perturbed_fpr": 0.05, "per_strategy_detection": {"leet": 0.5}, "promoted": False}]}))
+
+    class Battles(FakeBackend):
+        async def battles(self):
+            return [{"id": "b-0123456789ab", "status": "succeeded", "attack_strategy": "leet", "rounds_requested": 0}]
+
+    client = TestClient(create_api(Battles(), ApiSettings(token=TOKEN), battles_dir=root))
+    page = client.get("/dashboard")
+    assert page.status_code == 200 and "dashboard/api/state" in page.text and "dashboard/plotly.min.js" in page.text
+    assert client.get("/dashboard/api/battles").json()[0]["id"] == "b-0123456789ab"
+    state = client.get("/dashboard/api/state", params={"battle": "b-0123456789ab"}).json()
+    assert state["status"] == "finished" and state["rounds"][0]["per_strategy"] == {"leet": 0.5}
+    assert client.get("/dashboard/api/state", params={"battle": "../../etc"}).status_code == 404
+    assert client.get("/dashboard/api/state", params={"battle": "b-ffffffffffff"}).status_code == 404
+    js = client.get("/dashboard/plotly.min.js")
+    assert js.status_code == 200 and len(js.content) > 1_000_000
+    # without a battles folder there is no dashboard route
+    assert TestClient(create_api(Battles(), ApiSettings(token=TOKEN))).get("/dashboard").status_code == 404
