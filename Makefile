@@ -9,7 +9,7 @@ export RAY_USAGE_STATS_ENABLED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench baseline headline clean browser
+.PHONY: setup demo test lint bench baseline headline clean browser gpu-check
 
 $(BIN)/arena: pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (set PY=python3.x, 3.10-3.12)"; exit 1; }
@@ -40,6 +40,16 @@ browser:  ## Debian/Ubuntu: chromium + chromedriver for the dashboard's browser 
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver found" || \
 	  { command -v apt-get >/dev/null || { echo "error: no apt-get: install chromium and chromedriver with your package manager"; exit 1; }; \
 	    $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get install -y --no-install-recommends chromium chromium-driver; }
+
+GPU_VENV ?= .venv-gpu
+gpu-check:  ## CUDA machines: a separate venv with vLLM (it pins its own torch/transformers), -m gpu, one short QLoRA + vLLM campaign on fractional-GPU Ray actors; prints VRAM peak, tokens/s, round time
+	@command -v nvidia-smi >/dev/null || { echo "error: no nvidia-smi here: make gpu-check needs a CUDA GPU (the CPU paths are make test)"; exit 2; }
+	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (set PY=python3.x, 3.10-3.12)"; exit 1; }
+	test -x $(GPU_VENV)/bin/python || $(PY) -m venv $(GPU_VENV)
+	$(GPU_VENV)/bin/pip install --upgrade pip
+	$(GPU_VENV)/bin/pip install -e ".[gpu]" "pytest>=8" "pytest-timeout>=2.3"
+	$(GPU_VENV)/bin/python -m pytest -m gpu -q -p no:cacheprovider tests/gpu
+	RAY_AUTH_MODE=disabled $(GPU_VENV)/bin/python bench/gpu_check.py --out bench/results/gpu_check.json
 
 lint: setup
 	$(BIN)/ruff check arena tests bench

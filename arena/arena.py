@@ -17,7 +17,8 @@ One campaign = round 0 (the baseline champion) .. round N. Each round r:
     retrain    new weights = champion warm start on clean replay + train-pool evasions + perturbed benign,
                with the rules mined from the train-pool evasions
     select     the val probe (val texts only, attacked once at campaign start) picks the challenger:
-               new rules + new weights, or new rules on the champion's weights (retrain.select_on_val)
+               new rules + new weights, a blend of the new and the champion's weights, or the new rules
+               on the champion's weights (retrain.select_on_val, retrain.blend_alphas)
     evaluate   the challenger on the frozen suite, clean test and the benign-perturbed set
     gate       paired bootstrap CI on frozen detection, clean F1 and FPR limits (arena/gate.py)
     promote    alias flip in the registry; champion history; the next round attacks the new champion
@@ -97,6 +98,39 @@ class Services:
                                nested=True) as run:
             return self.registry.register(folder, run.info.run_id,
                                           tags={"kind": "challenger", "candidate": "rules", "round": rnd, **tags})
+
+
+    def blend_challenger(self, champion_version: str, trained_version: str, alpha: float, rnd: int,
+                         tags: dict[str, str]) -> str:
+        """Register ``trained_version`` (new weights + new rules) with its weights moved back toward the
+        champion's: ``(1 - alpha) * champion + alpha * trained`` for every saved tensor (LoRA A and B,
+        the head; or every weight of a full fine-tune), as WiSE-FT interpolates a fine-tune with its
+        start (Wortsman et al., 2022). The challenger is warm-started from the champion, so the two
+        sit close together and the midpoint keeps part of the gain at a fraction of the drift."""
+        import shutil
+
+        from safetensors.torch import load_file, save_file
+
+        _, start = self.registry.resolve(champion_version)
+        _, trained = self.registry.resolve(trained_version)
+        folder = self.out / "models" / f"round-{rnd}-blend{alpha:g}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(trained, folder)
+        weights = [f for f in ("adapter/adapter_model.safetensors", "model/model.safetensors") if (folder / f).is_file()]
+        if not weights:
+            raise ArenaError(f"{trained}: no adapter/ or model/ safetensors to blend")
+        for rel in weights:
+            a, b = load_file(str(Path(start) / rel)), load_file(str(folder / rel))
+            if set(a) != set(b) or any(a[k].shape != b[k].shape for k in b):
+                raise ArenaError(f"cannot blend {rel}: the champion's and the challenger's tensors differ "
+                                 "(a different LoRA rank or target modules?)")
+            save_file({k: ((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype).contiguous()
+                       for k in b}, str(folder / rel))
+        with self.registry.run(f"blend-challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags},
+                               nested=True) as run:
+            return self.registry.register(folder, run.info.run_id, tags={
+                "kind": "challenger", "candidate": f"blend{alpha:g}", "alpha": alpha, "round": rnd, **tags})
 
 
 @dataclass
@@ -289,11 +323,14 @@ class Attacker:
 
     def attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
                scorer, n: int, targeted: bool,
-               importance: dict[str, Any] | None = None) -> list[tuple[int, Candidate | None, int]]:
+               importance: dict[str, Any] | None = None,
+               prefer: str = "low") -> list[tuple[int, Candidate | None, int]]:
         """Attack each (text_id, text) once with its strategy; return (index, best valid candidate, queries).
 
         Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
-        All candidates of all texts are validated together and scored in one batched call.
+        All candidates of all texts are validated together and scored in one batched call. The best
+        candidate is the one ``scorer`` scores lowest (an evasion), or highest with ``prefer="high"``
+        (a hard negative: the perturbation of a non-toxic text that comes closest to being flagged).
         ``importance`` caches word importance per text across calls with the same scorer (default:
         the cache for the scorer's defender version, see :meth:`importance_for`).
         """
@@ -330,9 +367,10 @@ class Attacker:
                 best.setdefault(k, c)
         elif valid:
             scores = scorer.score([c.text for _, c in valid])
+            sign = -1.0 if prefer == "high" else 1.0
             for (k, c), s in zip(valid, scores, strict=True):
                 queries[k] += 1
-                if k not in best or s < best[k].score:
+                if k not in best or sign * s < sign * best[k].score:
                     best[k] = Candidate(**{**c.to_dict(), "score": float(s)})
         return [(k, best.get(k), queries[k]) for k in range(len(items))]
 
@@ -681,9 +719,18 @@ class Campaign:
                 jobs += [(x, strat, 0) for x in rng.sample(pools.benign_train, min(n_ben, len(pools.benign_train)))]
         perturbed_benign: list[str] = []
         if jobs:
-            results = self.attacker.attack([j[0] for j in jobs], lambda k: jobs[k][1], self.cfg.seed * 4099 + rnd,
-                                           None, n=1, targeted=False)
-            for (_k, cand, _), (_, strat, y) in zip(results, jobs, strict=True):
+            seed = self.cfg.seed * 4099 + rnd
+            tox_jobs = [j for j in jobs if j[2] == 1]
+            ben_jobs = [j for j in jobs if j[2] == 0]
+            results = self.attacker.attack([j[0] for j in tox_jobs], lambda k: tox_jobs[k][1], seed, None, n=1,
+                                           targeted=False)
+            hard = rc.hard_negatives
+            # non-toxic texts: the hardest of ``hard_negatives`` perturbations (the champion's highest score),
+            # to pull against the evasions, which are hard positives by construction
+            results += self.attacker.attack([j[0] for j in ben_jobs], lambda k: ben_jobs[k][1], seed + 1,
+                                            self.services.scorer(state["champion_version"]) if hard > 1 else None,
+                                            n=hard, targeted=False, prefer="high")
+            for (_k, cand, _), (_, strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
                 if cand is not None:
                     texts.append(cand.text), labels.append(float(y)), sources.append(f"perturbed{y}:{strat}")
                     if y == 0:
@@ -792,9 +839,10 @@ class Campaign:
         return self._probe_results[version]
 
     def select_challenger(self, state, rnd: int, ts: TrainingSet, trained: str, splits) -> tuple[str | None, dict]:
-        """The round's challenger: ``trained`` (new rules + new weights) or the new rules on the champion's
-        weights, whichever does better on the val probe within the gate's limits (``select_challenger``).
-        Without new rules the alternative is the champion itself: then ``None`` (no challenger).
+        """The round's challenger, picked on the val probe (:func:`select_candidate`: the highest detection
+        within the gate's limits) among ``trained`` (new rules + new weights), its blends toward the
+        champion's weights (``retrain.blend_alphas``) and the new rules on the champion's weights.
+        Without new rules the last alternative is the champion itself: then ``None`` (no challenger).
         """
         champion = state["champion_version"]
         if state.get("val_probe") is None:  # a state from before the probe: built now, saved with the round
@@ -804,8 +852,12 @@ class Campaign:
                 return trained, {"chosen": "weights", "version": trained, "notes": ["no val probe"]}
         champ = self.probe(champion, state)
         cands = [("weights", self.probe(trained, state))]
+        tags = {"campaign_id": state["campaign_id"]}
+        for alpha in self.cfg.campaign.retrain.blend_alphas:
+            blended = self.services.blend_challenger(champion, trained, alpha, rnd, tags)
+            cands.append((f"blend{alpha:g}", self.probe(blended, state)))
         if ts.rules:
-            rules_only = self.services.rules_challenger(champion, ts.rules, rnd, {"campaign_id": state["campaign_id"]})
+            rules_only = self.services.rules_challenger(champion, ts.rules, rnd, tags)
             cands.append(("rules", self.probe(rules_only, state)))
         else:
             cands.append(("champion", champ))

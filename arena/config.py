@@ -12,7 +12,7 @@ Configs round-trip through ``to_dict()`` and every run logs the resolved tree to
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -143,6 +143,10 @@ class RetrainConfig(_Model):
         None, ge=0, description="Perturbed non-toxic texts per perturbed toxic one, for every strategy; None = the "
         "train split's non-toxic:toxic ratio, so perturbation carries no label."
     )
+    hard_negatives: int = Field(
+        1, ge=1, le=8, description="Perturbations tried per non-toxic training text; the one the champion scores "
+        "highest is kept (a hard negative against the evasions, which are hard positives). 1 = the first valid one."
+    )
     pair_originals: bool = Field(True, description="Each evasion's clean original joins the set (label 1).")
     mine_rules: bool = Field(True, description="Mine variant -> word rules from train-pool evasions each round "
                              "(arena/defend/rules.py); the challenger is new rules + new weights.")
@@ -162,6 +166,10 @@ class RetrainConfig(_Model):
         True, description="Each round two candidates are built: new rules + new weights, and new rules on the "
         "champion's weights. Both are scored on the val probe (campaign.val_probe_size val texts, never test) and "
         "the better one within the gate's clean-F1 and FPR limits is the round's challenger; false: always the first."
+    )
+    blend_alphas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
+        default_factory=lambda: [0.5], description="With select_on_val: candidates whose weights are "
+        "(1 - a) * champion + a * new (WiSE-FT interpolation), each with the new rules; [] = none."
     )
     calibrate_threshold: bool = Field(
         False, description="true: each challenger re-picks its decision threshold on val macro-F1 and is "

@@ -83,6 +83,9 @@ def main() -> int:
         "gate": [None if not r.get("gate") else {k: r["gate"].get(k) for k in (
             "detection_gain", "ci_low", "ci_high", "clean_f1_delta", "clean_f1_delta_vs_baseline", "fpr_delta",
             "fpr_delta_vs_baseline", "reasons", "challenger_version")} for r in rounds],
+        # which candidate the val probe picked (weights, blend, rules-only) and its val-probe numbers
+        "selection": [None if not r.get("selection") else {k: r["selection"].get(k) for k in (
+            "chosen", "version", "champion", "candidates")} for r in rounds],
         "first_round_ge_95": first95,
         "worst_clean_f1_delta": f1_floor,
         "max_fpr_rise": fpr_rise,

@@ -91,9 +91,15 @@ def main() -> int:
         chall_ev = camp.evaluate(challenger, state, splits)
         decision = camp.gate(champ_ev, chall_ev, state, args.round)
         metrics = camp._metrics(chall_ev, state)
+        probe = None
+        if state.get("val_probe"):  # the val-side numbers the loop picks its challenger on
+            pc, pn = camp.probe(champion, state), camp.probe(challenger, state)
+            probe = {"champion": pc.to_dict(), "challenger": pn.to_dict(),
+                     "delta": {"detection": round(pn.detection - pc.detection, 6), "fpr": round(pn.fpr - pc.fpr, 6),
+                               "clean_f1": round(pn.clean_f1 - pc.clean_f1, 6)}}
         row = {"run": str(run), "round": args.round, "overrides": args.set, "flagged_only": args.flagged_only,
                "training_set": info, "train_s": round(train_s, 1), "gate": decision.to_dict(),
-               "challenger_threshold": chall_ev.threshold, "challenger": metrics,
+               "challenger_threshold": chall_ev.threshold, "challenger": metrics, "val_probe": probe,
                "command": "python bench/retrain_ablation.py " + " ".join(sys.argv[1:])}
     finally:
         if tmp:
@@ -106,7 +112,9 @@ def main() -> int:
     print(f"retrain ablation {args.set or ['defaults']}{' flagged-only' if args.flagged_only else ''}: "
           f"gain {d.detection_gain:+.3f} CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}] clean F1 {d.clean_f1_delta:+.4f} "
           f"FPR {d.fpr_delta:+.4f} threshold {chall_ev.threshold:.2f} -> {'PROMOTE' if d.promote else 'reject'} "
-          f"({info}, trained in {train_s:.0f} s)")
+          + (f"| val probe: detection {probe['delta']['detection']:+.4f} FPR {probe['delta']['fpr']:+.4f} "
+             f"F1 {probe['delta']['clean_f1']:+.4f} " if probe else "")
+          + f"({info}, trained in {train_s:.0f} s)")
     return 0
 
 

@@ -65,6 +65,19 @@ class StubServices(Services):
             return self.registry.register(folder, run.info.run_id, tags={"round": rnd})
 
 
+    def blend_challenger(self, champion_version, trained_version, alpha, rnd, tags):
+        """The stub's weights are its word list: the champion's words plus a share ``alpha`` of the new ones."""
+        start = self.registry.resolve(champion_version)[1]
+        trained = self.registry.resolve(trained_version)[1]
+        folder = self.out / "models" / f"round-{rnd}-blend{alpha:g}"
+        shutil.copytree(trained, folder, dirs_exist_ok=True)
+        old = json.loads((start / "vocab.json").read_text())
+        new = sorted(set(json.loads((trained / "vocab.json").read_text())) - set(old))
+        (folder / "vocab.json").write_text(json.dumps(old + new[: round(alpha * len(new))]))
+        with self.registry.run(f"blend-round-{rnd}", tags=tags, nested=True) as run:
+            return self.registry.register(folder, run.info.run_id, tags={"round": rnd, "candidate": "blend"})
+
+
 def _register_baseline(cfg, tmp_path: Path, out: Path):
     """The round-0 champion: a registered folder the stub reads (its spec, its words, no rules)."""
     from arena.registry import CHAMPION, Registry
@@ -170,8 +183,10 @@ def test_val_probe_keeps_the_champions_weights_when_new_ones_forget(tmp_path: Pa
     assert set(probe["clean_texts"]) <= val
     forgot = sel["candidates"]["weights"]
     assert forgot["detection"] < sel["champion"]["detection"]
-    assert sel["chosen"] != "weights"
-    if sel["chosen"] == "rules":
+    assert sel["chosen"] != "weights" and set(sel["candidates"]) >= {"weights", "blend0.5"}
+    if sel["chosen"] == "blend0.5":  # the champion's words came back: the blend detects what it did
+        assert sel["candidates"]["blend0.5"]["detection"] >= sel["champion"]["detection"]
+    elif sel["chosen"] == "rules":
         version = r0["gate"]["challenger_version"]
         folder = reg.resolve(version)[1]
         assert json.loads((folder / "vocab.json").read_text()) == INSULTS  # the champion's weights
