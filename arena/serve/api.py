@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arena.serve.schemas import (
@@ -269,8 +269,6 @@ def create_api(backend: Backend, settings: ApiSettings,
 
 
 def _add_dashboard(app: FastAPI, backend: Backend, root: Path) -> None:
-    from fastapi.responses import HTMLResponse, Response
-
     from arena.dashboard import CampaignView, page_html, plotly_js
 
     views: dict[str, CampaignView] = {}

@@ -287,6 +287,7 @@ class ArenaIngress:
     """FastAPI ingress; routes in arena/serve/api.py, bearer token from ``auth_token`` or its env var."""
 
     def __init__(self, args: AppArgs, defender, attacker) -> None:
+        self.args = args
         token = args.auth_token.get_secret_value() if args.auth_token else os.environ.get(args.auth_token_env or "")
         self.settings = ApiSettings(args.max_texts_per_request, args.max_chars_per_text, token or None,
                                     args.auth_token_env or "ARENA_API_TOKEN")

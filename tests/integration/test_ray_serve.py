@@ -214,6 +214,12 @@ def test_battle_runs_a_campaign_through_the_coordinator(app):
     listed = httpx.get(f"{app.url}/api/v1/battles").json()
     assert battle["id"] in [b["id"] for b in listed]
     assert (app.out / "battles" / battle["id"] / "records" / "round=0" / "_COMPLETE").is_file()
+    # the live dashboard of the app lists the battle and reads its campaign folder
+    page = httpx.get(f"{app.url}/dashboard", timeout=30)
+    assert page.status_code == 200 and "dashboard/api/state" in page.text
+    assert battle["id"] in [b["id"] for b in httpx.get(f"{app.url}/dashboard/api/battles", timeout=30).json()]
+    state = httpx.get(f"{app.url}/dashboard/api/state", params={"battle": battle["id"]}, timeout=30).json()
+    assert state["campaign_id"] == status["campaign_id"] and [r["round"] for r in state["rounds"]] == [0]
 
 
 def test_moderation_metrics_are_exported(app, ray_cluster):

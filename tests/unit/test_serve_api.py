@@ -236,5 +236,6 @@ def test_dashboard_routes_list_and_read_battles(tmp_path):
     assert client.get("/dashboard/api/state", params={"battle": "b-ffffffffffff"}).status_code == 404
     js = client.get("/dashboard/plotly.min.js")
     assert js.status_code == 200 and len(js.content) > 1_000_000
+    assert "/dashboard/api/state" in client.get("/openapi.json").json()["paths"]
     # without a battles folder there is no dashboard route
     assert TestClient(create_api(Battles(), ApiSettings(token=TOKEN))).get("/dashboard").status_code == 404
