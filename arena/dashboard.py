@@ -53,6 +53,7 @@ class CampaignView:
         self.n_evasions = evasions
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[Any, Any]] = {}  # name -> (key, value)
+        self._registry: Any = None
 
     def _cached(self, name: str, key: Any, build) -> Any:
         hit = self._cache.get(name)
@@ -107,13 +108,14 @@ class CampaignView:
         def load() -> list[dict[str, Any]]:
             if db.is_file() and summary is not None:
                 try:
-                    from arena.config import ArenaConfig
-                    from arena.registry import Registry
+                    if self._registry is None:  # opened once: MLflow's import and client setup cost seconds
+                        from arena.config import ArenaConfig
+                        from arena.registry import Registry
 
-                    cfg = ArenaConfig.model_validate(summary.get("config") or {})
-                    reg = Registry.from_config(cfg, self.out)
+                        cfg = ArenaConfig.model_validate(summary.get("config") or {})
+                        self._registry = Registry.from_config(cfg, self.out)
                     return [{"round": e.get("round"), "version": e.get("version"), "reason": e.get("reason", ""),
-                             "at": e.get("at")} for e in reg.history()]
+                             "at": e.get("at")} for e in self._registry.history()]
                 except Exception:  # noqa: BLE001 - the derived history below is still true
                     pass
             return self._derived_history(summary)

@@ -16,10 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_round_stub import StubServices, _register_baseline
+from test_round_stub import FIVE, StubServices, _register_baseline, stub_config
 
 from arena.arena import Campaign
-from arena.config import load_config
 from arena.dashboard import CampaignView, make_server
 from arena.errors import ArenaError
 
@@ -28,13 +27,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def _cfg(repo_root: Path):
-    return load_config(repo_root / "configs/test.yaml", overrides=[
-        "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
-        "campaign.eval_pool_size=16", "campaign.benign_pool_size=16", "campaign.attack_train_pool_size=60",
-        "campaign.live_eval_attacks=12", "campaign.train_attacks=60", "campaign.retrain.perturbed_per_strategy=6",
-        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
-        "campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0",
-    ])
+    return stub_config(repo_root, **{**FIVE, "pool": 16, "live": 12},
+                       extra=("campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0"))
 
 
 @pytest.fixture(scope="module")

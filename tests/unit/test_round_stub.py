@@ -78,6 +78,23 @@ class StubServices(Services):
             return self.registry.register(folder, run.info.run_id, tags={"round": rnd, "candidate": "blend"})
 
 
+# the two campaign sizes these tests run: five strategies on 20-text pools, three on 10-text pools
+FIVE = dict(strategies="leet,typos,masking,separators,phonetic", pool=20, train_pool=60, live=10, train=60, per=6)
+THREE = dict(strategies="leet,typos,phonetic", pool=10, train_pool=20, live=6, train=20, per=4)
+
+
+def stub_config(repo_root: Path, strategies: str, pool: int, train_pool: int, live: int, train: int, per: int,
+                extra: tuple[str, ...] = ()):
+    """configs/test.yaml cut down to a stub campaign of seconds (``extra``: more ``key=value`` overrides)."""
+    return load_config(repo_root / "configs/test.yaml", overrides=[
+        f"attack.strategies=[{strategies}]", "attack.search=greedy",
+        f"campaign.eval_pool_size={pool}", f"campaign.benign_pool_size={pool}",
+        f"campaign.attack_train_pool_size={train_pool}", f"campaign.live_eval_attacks={live}",
+        f"campaign.train_attacks={train}", f"campaign.retrain.perturbed_per_strategy={per}",
+        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100", *extra,
+    ])
+
+
 def _register_baseline(cfg, tmp_path: Path, out: Path):
     """The round-0 champion: a registered folder the stub reads (its spec, its words, no rules)."""
     from arena.registry import CHAMPION, Registry
@@ -93,13 +110,7 @@ def _register_baseline(cfg, tmp_path: Path, out: Path):
 
 
 def test_one_round_with_stub_services(tmp_path: Path, repo_root: Path):
-    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
-        "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
-        "campaign.eval_pool_size=20", "campaign.benign_pool_size=20", "campaign.attack_train_pool_size=60",
-        "campaign.live_eval_attacks=10", "campaign.train_attacks=60", "campaign.retrain.perturbed_per_strategy=6",
-        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
-        "campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0",
-    ])
+    cfg = stub_config(repo_root, **FIVE, extra=("campaign.gate.max_clean_f1_drop=1.0", "campaign.gate.max_fpr_rise=1.0"))
     out = tmp_path / "run"
     reg = _register_baseline(cfg, tmp_path, out)
 
@@ -137,12 +148,7 @@ class FlagAllServices(StubServices):
 def test_retrain_trigger_when_the_champion_stops_every_live_attack(tmp_path: Path, repo_root: Path, below, retrains):
     """retrain_below=1.0 means every round, even when live detection is 100%; below that, a
     champion that stops every live attack is not retrained."""
-    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
-        "attack.strategies=[leet,typos,phonetic]", "attack.search=greedy",
-        "campaign.eval_pool_size=10", "campaign.benign_pool_size=10", "campaign.attack_train_pool_size=20",
-        "campaign.live_eval_attacks=6", "campaign.train_attacks=20", "campaign.retrain.perturbed_per_strategy=4",
-        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100", f"campaign.retrain_below={below}",
-    ])
+    cfg = stub_config(repo_root, **THREE, extra=(f"campaign.retrain_below={below}",))
     out = tmp_path / "run"
     _register_baseline(cfg, tmp_path, out)
     summary = Campaign(cfg, out, progress=False, services_factory=FlagAllServices).run(rounds=1)
@@ -164,12 +170,7 @@ class ForgetfulServices(StubServices):
 def test_val_probe_keeps_the_champions_weights_when_new_ones_forget(tmp_path: Path, repo_root: Path):
     """The val probe (val texts only) sees the forgetful weights lose detection and passes the new
     rules on the champion's weights to the gate instead (or no challenger when there are no new rules)."""
-    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
-        "attack.strategies=[leet,typos,masking,separators,phonetic]", "attack.search=greedy",
-        "campaign.eval_pool_size=20", "campaign.benign_pool_size=20", "campaign.attack_train_pool_size=60",
-        "campaign.live_eval_attacks=10", "campaign.train_attacks=60", "campaign.retrain.perturbed_per_strategy=6",
-        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
-    ])
+    cfg = stub_config(repo_root, **FIVE)
     out = tmp_path / "run"
     reg = _register_baseline(cfg, tmp_path, out)
     summary = Campaign(cfg, out, progress=False, services_factory=ForgetfulServices).run(rounds=1)
@@ -226,12 +227,7 @@ def test_select_candidate_rules():
 
 def test_a_moved_campaign_folder_resumes(tmp_path: Path, repo_root: Path):
     """``mv runs/a runs/b`` then resume: the registry follows the folder, new versions land in it."""
-    cfg = load_config(repo_root / "configs/test.yaml", overrides=[
-        "attack.strategies=[leet,typos,phonetic]", "attack.search=greedy",
-        "campaign.eval_pool_size=10", "campaign.benign_pool_size=10", "campaign.attack_train_pool_size=20",
-        "campaign.live_eval_attacks=6", "campaign.train_attacks=20", "campaign.retrain.perturbed_per_strategy=4",
-        "campaign.retrain.replay_distill=0", "campaign.gate.bootstrap=100",
-    ])
+    cfg = stub_config(repo_root, **THREE)
     a = tmp_path / "a"
     _register_baseline(cfg, tmp_path, a)
     shutil.rmtree(tmp_path / "baseline")  # the registry's own copy is what counts
