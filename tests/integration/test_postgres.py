@@ -46,9 +46,14 @@ def test_campaign_round_tracked_in_postgres(pg_uri: str, tmp_path: Path, repo_ro
     reg = Registry.from_config(cfg, tmp_path)
     assert reg.tracking_uri.startswith("postgresql")
     versions = reg.list_versions()
-    assert [v["version"] for v in versions][:2] == ["1", "2"]  # baseline + challenger
+    # baseline, then the round's candidates (new weights, blends, rules-only; the val probe picks one)
+    assert [v["version"] for v in versions][:2] == ["1", "2"]
     assert reg.get_alias("champion") == summary["rounds"][-1]["champion_version"]
-    assert reg.get_alias("challenger") == "2"
+    gated = [r["gate"] for r in summary["rounds"] if r.get("gate")]
+    assert len(gated) == 1
+    picked = str(gated[0]["challenger_version"])
+    assert picked in {v["version"] for v in versions} - {"1"}
+    assert reg.get_alias("challenger") == picked
     hist = reg.history()
     assert hist[0]["version"] == "1" and hist[0]["reason"] == "baseline"
     # a fresh client (another process would see the same) reads the same aliases back
