@@ -34,11 +34,12 @@ passing its own ``Services`` (actor-backed defender scoring and training).
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,27 @@ class Services:
             return self.registry.register(folder, run.info.run_id,
                                           tags={"kind": "challenger", "candidate": "rules", "round": rnd, **tags})
 
+
+    def threshold_challenger(self, version: str, threshold: float, name: str, rnd: int,
+                             tags: dict[str, str]) -> str:
+        """Register ``version``'s folder (weights, canonicaliser, rules) with another decision threshold:
+        the round's operating-point-matched candidate (``retrain.match_fpr``). Files only."""
+        import shutil
+
+        _, path = self.registry.resolve(version)
+        folder = self.out / "models" / f"round-{rnd}-{name.replace('@', '-at-')}"
+        if folder.exists():
+            shutil.rmtree(folder)
+        shutil.copytree(path, folder)
+        spec_file = folder / "defender.json"
+        spec = json.loads(spec_file.read_text())
+        spec["threshold"] = float(threshold)
+        spec_file.write_text(json.dumps(spec, indent=2))
+        with self.registry.run(f"threshold-challenger-round-{rnd}", tags={"arena.kind": "challenger", **tags},
+                               nested=True) as run:
+            return self.registry.register(folder, run.info.run_id, tags={
+                "kind": "challenger", "candidate": name, "threshold": round(float(threshold), 6), "round": rnd,
+                **tags})
 
     def blend_challenger(self, champion_version: str, trained_version: str, alpha: float, rnd: int,
                          tags: dict[str, str]) -> str:
@@ -262,6 +284,26 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
         return candidates[-1][0], notes
     best = max(admissible, key=lambda nr: nr[1].detection)  # max keeps the first of equals
     return best[0], notes
+
+
+def matched_threshold(benign_scores: Sequence[float], target_fpr: float, own: float) -> float | None:
+    """The lowest threshold ``>= own`` (on a 1e-4 grid) at which at most ``target_fpr`` of
+    ``benign_scores`` are flagged (``score >= threshold``); ``None`` when ``own`` already keeps to it.
+
+    A challenger that learned the evasions scores everything a little higher, perturbed non-toxic
+    text included; moving its operating point up until its false-positive rate on the val probe equals
+    the champion's compares the two at the same FPR, as a ROC comparison would.
+    """
+    n = len(benign_scores)
+    if n == 0 or _mean([s >= own for s in benign_scores]) <= target_fpr:
+        return None
+    allowed = int(math.floor(target_fpr * n + 1e-9))  # flags permitted at the target rate
+    ranked = sorted(benign_scores, reverse=True)
+    if allowed >= n:
+        return None
+    # strictly above the (allowed+1)-th highest score, so that only the top `allowed` stay flagged
+    thr = math.floor(ranked[allowed] * 1e4) / 1e4 + 1e-4
+    return round(max(thr, own), 6) if thr <= 1.0 else None
 
 
 def _mean(xs: Sequence[bool]) -> float:
@@ -437,7 +479,8 @@ class Campaign:
         self._thresholds: dict[str, float] = {}  # registry version -> its saved decision threshold
         # (champion, number of train texts) -> the clean train texts behind that champion's layers
         self._clean_prepared: tuple[tuple[str, int], list[str]] | None = None
-        self._probe_results: dict[str, ProbeResult] = {}  # version -> its val-probe numbers
+        self._probe_results: dict[str, ProbeResult] = {}  # version (or version@threshold) -> its val-probe numbers
+        self._probe_scores_cache: dict[str, list[float]] = {}  # version -> its scores of the val probe's texts
         self._rounds_planned: int | None = None  # the last round of the current run() (the dashboard's progress)
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
@@ -822,21 +865,39 @@ class Campaign:
                 "benign_strategy": [names[k % len(names)] for k, c, _ in benign if c is not None],
                 "clean_texts": [t for _, t, _ in clean], "clean_labels": [y for *_, y in clean]}
 
-    def probe(self, version: str, state: dict[str, Any]) -> ProbeResult:
-        """``version`` measured on the val probe at its own threshold (cached per version)."""
+    def _probe_scores(self, version: str, state: dict[str, Any]) -> list[float]:
+        version = str(version)
+        if version not in self._probe_scores_cache:
+            p = state["val_probe"]
+            self._probe_scores_cache[version] = self.services.scorer(version).score(
+                p["toxic"] + p["benign"] + p["clean_texts"])
+        return self._probe_scores_cache[version]
+
+    def probe(self, version: str, state: dict[str, Any], threshold: float | None = None) -> ProbeResult:
+        """``version`` measured on the val probe at its own threshold, or at ``threshold`` (cached)."""
         from arena.metrics import classification_report
 
         version = str(version)
-        if version not in self._probe_results:
+        key = version if threshold is None else f"{version}@{threshold:.4f}"
+        if key not in self._probe_results:
             p = state["val_probe"]
-            thr = self._threshold_of(version)
-            scores = self.services.scorer(version).score(p["toxic"] + p["benign"] + p["clean_texts"])
+            thr = self._threshold_of(version) if threshold is None else threshold
+            scores = self._probe_scores(version, state)
             t, b = len(p["toxic"]), len(p["benign"])
             clean = classification_report(p["clean_labels"], scores[t + b :], thr) if p["clean_texts"] else {}
-            self._probe_results[version] = ProbeResult(
-                version, _mean([x >= thr for x in scores[:t]]), _mean([x >= thr for x in scores[t : t + b]]),
+            self._probe_results[key] = ProbeResult(
+                key, _mean([x >= thr for x in scores[:t]]), _mean([x >= thr for x in scores[t : t + b]]),
                 float(clean.get("macro_f1", 0.0)))
-        return self._probe_results[version]
+        return self._probe_results[key]
+
+    def fpr_matched_threshold(self, version: str, target_fpr: float, state: dict[str, Any]) -> float | None:
+        """The lowest threshold, at or above ``version``'s own, at which its FPR on the val probe's
+        perturbed non-toxic texts is at most ``target_fpr`` (the champion's there); ``None`` when its
+        own threshold already is. Val texts only: the gate's test-side numbers never see it."""
+        p = state["val_probe"]
+        t, b = len(p["toxic"]), len(p["benign"])
+        own = self._threshold_of(version)
+        return matched_threshold(self._probe_scores(version, state)[t : t + b], target_fpr, own)
 
     def select_challenger(self, state, rnd: int, ts: TrainingSet, trained: str, splits) -> tuple[str | None, dict]:
         """The round's challenger, picked on the val probe (:func:`select_candidate`: the highest detection
@@ -850,12 +911,19 @@ class Campaign:
                                                        self.cfg.seed)
             if state["val_probe"] is None:
                 return trained, {"chosen": "weights", "version": trained, "notes": ["no val probe"]}
+        rc = self.cfg.campaign.retrain
         champ = self.probe(champion, state)
-        cands = [("weights", self.probe(trained, state))]
         tags = {"campaign_id": state["campaign_id"]}
-        for alpha in self.cfg.campaign.retrain.blend_alphas:
-            blended = self.services.blend_challenger(champion, trained, alpha, rnd, tags)
-            cands.append((f"blend{alpha:g}", self.probe(blended, state)))
+        new_weights = [("weights", trained)]
+        for alpha in rc.blend_alphas:
+            new_weights.append((f"blend{alpha:g}", self.services.blend_challenger(champion, trained, alpha, rnd, tags)))
+        cands, matched = [], {}  # matched: candidate name -> (version, threshold), registered only if picked
+        for name, version in new_weights:
+            cands.append((name, self.probe(version, state)))
+            thr = self.fpr_matched_threshold(version, champ.fpr, state) if rc.match_fpr else None
+            if thr is not None:
+                matched[f"{name}@fpr"] = (version, thr)
+                cands.append((f"{name}@fpr", self.probe(version, state, threshold=thr)))
         if ts.rules:
             rules_only = self.services.rules_challenger(champion, ts.rules, rnd, tags)
             cands.append(("rules", self.probe(rules_only, state)))
@@ -864,8 +932,16 @@ class Campaign:
         gc = self.cfg.campaign.gate
         name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise)
         chosen = dict(cands)[name].version
+        if name in matched:  # the picked operating point becomes a registered version of its own
+            version, thr = matched[name]
+            chosen = self.services.threshold_challenger(version, thr, name, rnd, tags)
+            self._thresholds[chosen] = thr
+            self._probe_results[chosen] = ProbeResult(chosen, *astuple(dict(cands)[name])[1:])
+        cand_info = {n: r.to_dict() for n, r in cands}
+        for n, (version, thr) in matched.items():
+            cand_info[n].update(version=chosen if n == name else None, of_version=version, threshold=round(thr, 6))
         info = {"chosen": name, "version": None if name == "champion" else chosen, "champion": champ.to_dict(),
-                "candidates": {n: r.to_dict() for n, r in cands}, "notes": notes}
+                "candidates": cand_info, "notes": notes}
         return (None if name == "champion" else chosen), info
 
     def _forbidden_texts(self, state) -> set[str]:

@@ -51,6 +51,8 @@ class CanonicalizerConfig(_Model):
     squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
+    devowel: bool = Field(True, description="An explicit word written without (some of) its vowels back to it "
+                          "(fck, sht, btch, stpd; better_profanity's list).")
     spell: bool = Field(True, description="Non-words of 4+ letters to the known word within 1-2 edits (symspellpy).")
 
 
@@ -170,6 +172,11 @@ class RetrainConfig(_Model):
     blend_alphas: list[Annotated[float, Field(gt=0, lt=1)]] = Field(
         default_factory=lambda: [0.5], description="With select_on_val: candidates whose weights are "
         "(1 - a) * champion + a * new (WiSE-FT interpolation), each with the new rules; [] = none."
+    )
+    match_fpr: bool = Field(
+        True, description="With select_on_val: each new-weights candidate (and blend) is also offered at the "
+        "lowest threshold at which its FPR on the val probe's perturbed non-toxic texts is no higher than the "
+        "champion's there (candidate name@fpr); picked, it is registered with that threshold."
     )
     calibrate_threshold: bool = Field(
         False, description="true: each challenger re-picks its decision threshold on val macro-F1 and is "

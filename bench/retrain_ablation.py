@@ -2,6 +2,10 @@
 
     python bench/retrain_ablation.py --run runs/headline --round 0 --set campaign.retrain.replay_distill=1.0
     python bench/retrain_ablation.py --run runs/headline --round 0 --flagged-only
+    python bench/retrain_ablation.py --run runs/demo --config configs/demo.yaml --round 1 --select
+
+``--select`` picks the round's challenger on the val probe as the loop does (``Campaign.select_challenger``:
+new weights, blends, operating-point-matched variants, rules-only) and gates that one.
 
 Works on a COPY of the campaign folder (``--scratch``, default a temp dir), so the campaign's
 registry, records and state are never touched. The challenger is trained exactly as the campaign
@@ -39,6 +43,7 @@ def main() -> int:
     ap.add_argument("--round", type=int, default=0, help="the recorded round whose champion and records are used")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     ap.add_argument("--flagged-only", action="store_true", help="train only on evasions of texts the champion flags")
+    ap.add_argument("--select", action="store_true", help="pick the challenger on the val probe as the loop does")
     ap.add_argument("--scratch", help="where to copy the campaign (default: a temporary folder, removed after)")
     ap.add_argument("--out", default="bench/results/retrain_ablation.jsonl")
     args = ap.parse_args()
@@ -86,6 +91,13 @@ def main() -> int:
             ts.sources = [ts.sources[i] for i in keep]
             info["evasions_kept_flagged_only"] = sum(1 for t in ts.texts if t in original)
         challenger = camp.train_challenger(state, args.round, ts, splits, tags={"ablation": "1"})
+        selection = None
+        if args.select:
+            if not state.get("val_probe"):
+                print(f"error: {run}/state.json has no val probe (a campaign from before it)", file=sys.stderr)
+                return 2
+            picked, selection = camp.select_challenger(state, args.round, ts, challenger, splits)
+            challenger = picked or champion  # no new rules and nothing better: the champion goes (no gain)
         train_s = time.perf_counter() - t0
         champ_ev = camp.evaluate(champion, state, splits)
         chall_ev = camp.evaluate(challenger, state, splits)
@@ -100,6 +112,7 @@ def main() -> int:
         row = {"run": str(run), "round": args.round, "overrides": args.set, "flagged_only": args.flagged_only,
                "training_set": info, "train_s": round(train_s, 1), "gate": decision.to_dict(),
                "challenger_threshold": chall_ev.threshold, "challenger": metrics, "val_probe": probe,
+               "selection": selection,
                "command": "python bench/retrain_ablation.py " + " ".join(sys.argv[1:])}
     finally:
         if tmp:
@@ -112,6 +125,7 @@ def main() -> int:
     print(f"retrain ablation {args.set or ['defaults']}{' flagged-only' if args.flagged_only else ''}: "
           f"gain {d.detection_gain:+.3f} CI [{d.ci_low:+.3f}, {d.ci_high:+.3f}] clean F1 {d.clean_f1_delta:+.4f} "
           f"FPR {d.fpr_delta:+.4f} threshold {chall_ev.threshold:.2f} -> {'PROMOTE' if d.promote else 'reject'} "
+          + (f"| picked {selection['chosen']} " if selection else "")
           + (f"| val probe: detection {probe['delta']['detection']:+.4f} FPR {probe['delta']['fpr']:+.4f} "
              f"F1 {probe['delta']['clean_f1']:+.4f} " if probe else "")
           + f"({info}, trained in {train_s:.0f} s)")

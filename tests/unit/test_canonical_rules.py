@@ -57,7 +57,11 @@ def test_rule_reversible_families_are_undone(canon, strategy):
     ("she is sueles s", "she is useless"),  # merged, then spelled ("issueles" is two edits from "issues")
     ("use less and a fool", "use less and a fool"),  # two words stay two words
     ("lol maga libtard shud Scalise", "lol maga libtard shud Scalise"),  # vocabulary wordfreq lists
-    ("QAnon SPLC kll @idoit #idoit", "QAnon SPLC kll @idoit #idoit"),  # names, acronyms, <4 letters, tags
+    ("QAnon SPLC tge @idoit #idoit", "QAnon SPLC tge @idoit #idoit"),  # names, acronyms, <4 letters, tags
+    # devowel: an explicit word without (some of) its vowels; frequent vowel-less tokens, acronyms stay
+    ("Fck this, so fcking stpd. sht", "Fuck this, so fucking stupid. shit"),
+    ("smh tbh shi FCK @sht #fck kll", "smh tbh shi FCK @sht #fck kill"),
+    ("hllo, I cnt wait", "hello, I cnt wait"),  # not explicit: spelled; cnt (Zipf 2.7: can't) is a word
 ])
 def test_examples(canon, attacked, expected):
     assert canon(attacked) == expected

@@ -196,6 +196,80 @@ def test_val_probe_keeps_the_champions_weights_when_new_ones_forget(tmp_path: Pa
         assert sel["chosen"] == "champion" and r0["gate"] is None and not r0["promoted"]
 
 
+class EagerScorer(StubScorer):
+    """Scores every text it does not flag at ``eager.json`` (when the folder has one) instead of 0.1:
+    weights that learned to call everything a little more toxic."""
+
+    def __init__(self, folder: Path, version: str) -> None:
+        super().__init__(folder, version)
+        f = folder / "eager.json"
+        self.low = json.loads(f.read_text()) if f.is_file() else 0.1
+
+    def score(self, texts):
+        return [0.9 if s > 0.5 else self.low for s in super().score(texts)]
+
+
+class EagerServices(StubServices):
+    """Training keeps the champion's words (the new rules do the work) but raises every other score to
+    0.6, over the 0.5 threshold: at its own threshold the new weights flag every non-toxic text."""
+
+    def scorer(self, version: str):
+        return EagerScorer(self.registry.resolve(version)[1], version)
+
+    def train_challenger(self, champion_version, texts, labels, val_texts, val_labels, rnd, seed, tags, rules=()):
+        version = super().train_challenger(champion_version, texts, labels, val_texts, val_labels, rnd, seed,
+                                           tags, rules)
+        folder = self.registry.resolve(version)[1]
+        (folder / "vocab.json").write_text((self.registry.resolve(champion_version)[1] / "vocab.json").read_text())
+        (folder / "eager.json").write_text("0.6")
+        return version
+
+
+def test_val_probe_matches_the_champions_fpr_by_moving_the_threshold(tmp_path: Path, repo_root: Path):
+    """retrain.match_fpr: the eager weights are offered again at the lowest threshold at which their
+    val-probe FPR is the champion's; picked, that operating point is registered with its threshold and
+    is what the gate judges (on test)."""
+    cfg = stub_config(repo_root, **FIVE, extra=("campaign.retrain.blend_alphas=[]",))
+    out = tmp_path / "run"
+    reg = _register_baseline(cfg, tmp_path, out)
+    summary = Campaign(cfg, out, progress=False, services_factory=EagerServices).run(rounds=1)
+    r0 = summary["rounds"][0]
+    sel = r0["selection"]
+    cands = sel["candidates"]
+    assert cands["weights"]["fpr"] == 1.0  # at 0.5 every perturbed non-toxic val text is flagged
+    m = cands["weights@fpr"]
+    assert m["threshold"] == 0.6001 and m["fpr"] <= sel["champion"]["fpr"]
+    assert m["of_version"] == cands["weights"]["version"]
+    # same words and rules as the rules-only candidate at an operating point that undoes the eagerness:
+    # equal probe numbers, and the first listed of equals wins
+    assert (m["detection"], m["fpr"], m["clean_f1"]) == tuple(cands["rules"][k] for k in ("detection", "fpr", "clean_f1"))
+    assert sel["chosen"] == "weights@fpr" and m["version"] == sel["version"] == r0["gate"]["challenger_version"]
+    folder = reg.resolve(sel["version"])[1]
+    assert json.loads((folder / "defender.json").read_text())["threshold"] == 0.6001
+    assert (folder / "eager.json").is_file()  # the new weights, not the champion's
+    assert r0["gate"]["challenger"]["threshold"] == 0.6001
+    # off: no matched candidate, and the rules-only one goes to the gate
+    cfg_off = stub_config(repo_root, **FIVE, extra=("campaign.retrain.blend_alphas=[]", "campaign.retrain.match_fpr=false"))
+    out2 = tmp_path / "run2"
+    (tmp_path / "b2").mkdir()
+    _register_baseline(cfg_off, tmp_path / "b2", out2)
+    sel2 = Campaign(cfg_off, out2, progress=False, services_factory=EagerServices).run(rounds=1)["rounds"][0]["selection"]
+    assert "weights@fpr" not in sel2["candidates"] and sel2["chosen"] == "rules"
+
+
+def test_matched_threshold():
+    from arena.arena import matched_threshold
+
+    scores = [0.95, 0.8, 0.7, 0.62, 0.55, 0.3, 0.2, 0.1, 0.05, 0.01]
+    # own 0.5: 5 of 10 flagged; 20% allowed -> only the two highest stay flagged
+    thr = matched_threshold(scores, 0.2, 0.5)
+    assert thr == 0.7001 and sum(s >= thr for s in scores) == 2
+    assert matched_threshold(scores, 0.5, 0.5) is None  # already at the target
+    assert matched_threshold(scores, 0.0, 0.5) == 0.9501
+    assert matched_threshold([], 0.1, 0.5) is None
+    assert matched_threshold([1.0, 1.0], 0.0, 0.5) is None  # no threshold <= 1 gets there
+
+
 def load_splits_texts(cfg, split: str) -> list[str]:
     from arena.baseline import load_splits
 
