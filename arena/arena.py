@@ -742,6 +742,7 @@ class Campaign:
         texts: list[str] = []
         labels: list[float] = []
         sources: list[str] = []
+        origins: list[str] = []  # each text's clean original (itself for an original)
         jobs: list[tuple[tuple[str, str], str, int]] = []  # (item, strategy, label) to perturb untargeted
         used_ev = 0
         for strat in self.train_strategies:
@@ -751,9 +752,9 @@ class Campaign:
             mine = by_strategy.get(strat, [])[:quota]
             used_ev += len(mine)
             for att, orig in mine:
-                texts.append(att), labels.append(1.0), sources.append(f"evasion:{strat}")
+                texts.append(att), labels.append(1.0), sources.append(f"evasion:{strat}"), origins.append(orig)
                 if rc.pair_originals:
-                    texts.append(orig), labels.append(1.0), sources.append("original")
+                    texts.append(orig), labels.append(1.0), sources.append("original"), origins.append(orig)
             extra = quota - len(mine)
             if extra > 0 and toxic_train:
                 jobs += [(x, strat, 1) for x in rng.sample(toxic_train, min(extra, len(toxic_train)))]
@@ -773,13 +774,19 @@ class Campaign:
             results += self.attacker.attack([j[0] for j in ben_jobs], lambda k: ben_jobs[k][1], seed + 1,
                                             self.services.scorer(state["champion_version"]) if hard > 1 else None,
                                             n=hard, targeted=False, prefer="high")
-            for (_k, cand, _), (_, strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
+            for (_k, cand, _), ((_, orig), strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
                 if cand is not None:
                     texts.append(cand.text), labels.append(float(y)), sources.append(f"perturbed{y}:{strat}")
+                    origins.append(orig)
                     if y == 0:
                         perturbed_benign.append(cand.text)
         replay_labels: list[float] = [y for *_, y in replay]
         champion = state["champion_version"]
+        if rc.perturbed_distill > 0 and texts:  # perturbation should not move the score: the champion's on the original
+            uniq = list(dict.fromkeys(origins))
+            teacher = dict(zip(uniq, self.services.scorer(champion).score(uniq), strict=True))
+            w = rc.perturbed_distill
+            labels = [round((1 - w) * y + w * float(teacher[o]), 6) for y, o in zip(labels, origins, strict=True)]
         if rc.replay_distill > 0 and replay:  # distil the champion on clean texts: retain what it knew
             teacher = self.services.scorer(champion).score([t for _, t, _ in replay])
             w = rc.replay_distill

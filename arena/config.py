@@ -164,6 +164,11 @@ class RetrainConfig(_Model):
         0.5, ge=0, le=1, description="Replayed clean texts are trained toward (1 - w) * label + w * the "
         "champion's P(toxic) (learning without forgetting: keeps clean behaviour); 0 = hard labels."
     )
+    perturbed_distill: float = Field(
+        0.5, ge=0, le=1, description="Perturbed texts (evasions, their originals, perturbed toxic and non-toxic "
+        "texts) are trained toward (1 - w) * label + w * the champion's P(toxic) of their clean original: "
+        "perturbation should not move the score (consistency); 0 = hard labels."
+    )
     select_on_val: bool = Field(
         True, description="Each round two candidates are built: new rules + new weights, and new rules on the "
         "champion's weights. Both are scored on the val probe (campaign.val_probe_size val texts, never test) and "

@@ -257,6 +257,31 @@ def test_val_probe_matches_the_champions_fpr_by_moving_the_threshold(tmp_path: P
     assert "weights@fpr" not in sel2["candidates"] and sel2["chosen"] == "rules"
 
 
+def test_perturbed_distill_targets_the_champions_score_of_the_original(tmp_path: Path, repo_root: Path):
+    """retrain.perturbed_distill=1: every perturbed text (and evasion, and original) is trained toward
+    the champion's P(toxic) of its clean original, so a perturbed non-toxic text the champion reads
+    as non-toxic keeps its low target and a perturbed toxic one its high one; replay is untouched."""
+    import pyarrow.parquet as pq
+
+    cfg = stub_config(repo_root, **THREE, extra=("campaign.retrain.perturbed_distill=1.0",))
+    out = tmp_path / "run"
+    _register_baseline(cfg, tmp_path, out)
+    Campaign(cfg, out, progress=False, services_factory=StubServices).run(rounds=1)
+    rows = pq.read_table(out / "train_sets" / "round=0.parquet").to_pylist()
+    perturbed = [r for r in rows if r["source"] != "replay"]
+    assert perturbed and {r["label"] for r in perturbed} <= {0.9, 0.1}  # the stub champion's two scores
+    assert {r["label"] for r in rows if r["source"] == "original"} <= {0.9}  # flagged by the champion
+    assert {r["label"] for r in rows if r["source"] == "replay"} <= {0.0, 1.0}  # replay_distill=0 here
+    # hard labels without it
+    cfg0 = stub_config(repo_root, **THREE, extra=("campaign.retrain.perturbed_distill=0",))
+    (tmp_path / "b0").mkdir()
+    out0 = tmp_path / "run0"
+    _register_baseline(cfg0, tmp_path / "b0", out0)
+    Campaign(cfg0, out0, progress=False, services_factory=StubServices).run(rounds=1)
+    rows0 = pq.read_table(out0 / "train_sets" / "round=0.parquet").to_pylist()
+    assert {r["label"] for r in rows0} <= {0.0, 1.0}
+
+
 def test_matched_threshold():
     from arena.arena import matched_threshold
 
