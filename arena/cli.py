@@ -72,8 +72,9 @@ def cmd_data(args: argparse.Namespace) -> int:
                 if info.get(key):
                     print(f"{'':22s} {key}: {info[key]}")
         return 0
-    path = data.fetch_dataset(args.name, progress=not args.quiet)
-    print(f"{args.name}: {path}")
+    for name in args.name:
+        path = data.fetch_dataset(name, progress=not args.quiet)
+        print(f"{name}: {path}")
     return 0
 
 
@@ -301,7 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = d.add_subparsers(dest="data_cmd", required=True)
     dsub.add_parser("list", help="datasets known to arena")
     f = dsub.add_parser("fetch", help="download a dataset into the cache (ARENA_DATA_MIRROR honoured)")
-    f.add_argument("name")
+    f.add_argument("name", nargs="+", help="one or more dataset names (arena data list)")
     f.add_argument("--quiet", action="store_true")
 
     t = sub.add_parser("train", help="train the baseline defender and make it champion")

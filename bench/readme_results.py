@@ -161,7 +161,7 @@ def _headline(h: dict) -> list[str]:
     bd = h.get("round_breakdown")
     if bd:
         mean = bd["mean_rounds_1_to_n"]
-        keys = [k for k in ("evaluate_s", "attack_s", "retrain_s", "gate_s", "other_s") if k in mean]
+        keys = [k for k in ("evaluate_s", "attack_s", "retrain_s", "select_s", "gate_s", "other_s") if k in mean]
         out += ["Mean wall time of one round (rounds 1..N): "
                 + ", ".join(f"{k[:-2]} {mean[k]:.0f} s" for k in keys)
                 + f" (total {mean.get('wall_s', 0):.0f} s; per-round rows in `bench/results/headline.json`).", ""]

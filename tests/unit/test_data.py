@@ -277,6 +277,16 @@ def test_env_cache_and_mirror(mirror, tmp_path, monkeypatch):
     assert fetch_dataset("jigsaw_sample", progress=False) == tmp_path / "c" / "jigsaw_sample"
 
 
+def test_cli_fetches_several_datasets(mirror, tmp_path, monkeypatch, capsys):
+    from arena.cli import main
+
+    monkeypatch.setenv("ARENA_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.setenv("ARENA_DATA_MIRROR", str(mirror))
+    assert main(["data", "fetch", "jigsaw_sample", "tweeteval_hate", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"jigsaw_sample: {tmp_path / 'c' / 'jigsaw_sample'}", f"tweeteval_hate: {tmp_path / 'c' / 'tweeteval_hate'}"]
+
+
 def test_jigsaw_without_mirror_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.delenv("ARENA_DATA_MIRROR", raising=False)
     with pytest.raises(DataError, match=r"no public upstream.*ARENA_DATA_MIRROR.*load_table"):
