@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -129,6 +130,10 @@ def needs_relocation(out_dir: str | os.PathLike) -> bool:
     return any(relocate(out_dir, dry_run=True).values())
 
 
+#: what MLflow does not allow in a metric or param name (it allows letters, digits, _ - . space : /)
+_METRIC_NAME_BAD = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in d.items():
@@ -214,7 +219,9 @@ class Registry:
             yield run
 
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None, prefix: str = "") -> None:
-        flat = {f"{prefix}{k}": float(v) for k, v in _flatten_numbers(metrics).items()}
+        """Numbers of a nested dict as MLflow metrics; characters MLflow refuses in a name become ``_``
+        (a candidate named ``blend0.5@fpr`` is logged as ``blend0.5_fpr``)."""
+        flat = {_METRIC_NAME_BAD.sub("_", f"{prefix}{k}"): float(v) for k, v in _flatten_numbers(metrics).items()}
         if flat:
             self._mlflow.log_metrics(flat, step=step)
 
