@@ -119,7 +119,9 @@ def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
         texts = set(pq.read_table(f)["text"].to_pylist())
         assert not texts & forbidden, f"{f.name}: {len(texts & forbidden)} test-derived texts in training"
     # replay is distilled from the champion (soft labels in (0, 1)); evasions, their originals and
-    # perturbed toxic texts are 1, perturbed benign 0; every trained strategy perturbs both classes
+    # perturbed toxic texts are 1, perturbed benign 0, each moved toward the champion's score of its
+    # original by retrain.perturbed_distill w: in [1 - w, 1] and [0, w]; every trained strategy
+    # perturbs both classes
     summary = json.loads((campaign / "summary.json").read_text())
     first = next(r for r in summary["rounds"] if r["training_set"])
     table = pq.read_table(campaign / "train_sets" / f"round={first['round']}.parquet").to_pydict()
@@ -128,8 +130,13 @@ def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
     assert sources[:n_replay] == ["replay"] * n_replay
     assert all(0.0 <= y <= 1.0 for y in labels)
     assert any(0.0 < y < 1.0 for y in labels[:n_replay])
+    from arena.config import load_config
+
+    w = load_config(Path(__file__).parents[2] / "configs/test.yaml").campaign.retrain.perturbed_distill
+    assert w > 0  # the default: soft targets
     for y, src in zip(labels[n_replay:], sources[n_replay:], strict=True):
-        assert y == (0.0 if src.startswith("perturbed0") else 1.0), src
+        assert (0.0 <= y <= w) if src.startswith("perturbed0") else (1.0 - w <= y <= 1.0), (src, y)
+    assert any(0.0 < y < 1.0 for y in labels[n_replay:])
     assert sum(s.startswith("evasion:") for s in sources) == first["training_set"]["evasions"]
     tox = {s.split(":")[1] for s in sources if s.startswith(("evasion:", "perturbed1:"))}
     ben = {s.split(":")[1] for s in sources if s.startswith("perturbed0:")}
