@@ -326,42 +326,25 @@ class Attacker:
     def __init__(self, cfg, strategies: Sequence[str], *, progress: bool = True,
                  log: Callable[[str], None] | None = None,
                  strategy_factory: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
-        from arena.attack import get_strategy, list_strategies
+        from arena.attack.pipeline import AttackPipeline, validity_rules
 
-        infos = {i.name: i for i in list_strategies()}
-        unknown = [n for n in strategies if n not in infos]
-        if unknown:
-            raise ConfigError(f"attack.strategies: unknown {unknown} (see `arena attack --list`)")
+        a = cfg.attack
+        # the one attack pipeline (arena/attack/pipeline.py): strategies, constraints, search, query budget
+        self.pipeline = AttackPipeline(list(strategies), validity_rules(a), a.search, a.query_budget, a.budget,
+                                       a.llm, strategy_factory)
         self.cfg, self.progress = cfg, progress
-        self.strategies = list(strategies)
-        self.families = {n: infos[n].family for n in self.strategies}
-        self.family_sets = {n: set(infos[n].families) for n in self.strategies}
+        self.strategies = self.pipeline.strategies
+        self.families = self.pipeline.families
+        self.family_sets = self.pipeline.family_sets
         self.log = log or (lambda msg: None)
-        self._factory = strategy_factory or (lambda name, params: get_strategy(name, **params))
-        self._strategies: dict[str, Any] = {}
         self._importance: tuple[str, dict[str, Any]] | None = None
 
     def rules(self):
-        from arena.attack import ValidityRules
-
-        return ValidityRules(max_edit_ratio=self.cfg.attack.max_edit_ratio, min_similarity=self.cfg.attack.min_similarity)
+        return self.pipeline.rules
 
     def strategy(self, name: str):
         """The strategy ``name`` (built once; LLM strategies get ``attack.llm``'s backend settings)."""
-        if name not in self._strategies:
-            params = self.llm_params() if "llm" in self.family_sets.get(name, ()) else {}
-            self._strategies[name] = self._factory(name, params)
-        return self._strategies[name]
-
-    def llm_params(self) -> dict[str, Any]:
-        llm = self.cfg.attack.llm
-        backend_kwargs: dict[str, Any] = {}
-        if llm.model:
-            backend_kwargs["model_path" if llm.backend == "llama_cpp" else "model"] = llm.model
-        if llm.base_url:
-            backend_kwargs["base_url"] = llm.base_url
-        return {"backend": llm.backend, "backend_kwargs": backend_kwargs, "samples": llm.samples,
-                "temperature": llm.temperature, "max_tokens": llm.max_tokens}
+        return self.pipeline.strategy(name)
 
     def attack(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
                scorer, n: int, targeted: bool,
@@ -382,7 +365,9 @@ class Attacker:
             importance = self.importance_for(scorer) if targeted else {}
         if targeted and scorer is not None:  # every missing text's deletions in one batched call
             missing = list(dict.fromkeys(t for _, t in items if t not in importance))
-            importance.update(zip(missing, word_importance_many(missing, scorer, max_words=16), strict=True))
+            importance.update(zip(missing, word_importance_many(missing, scorer,
+                                                                max_words=self.pipeline.importance_words),
+                                  strict=True))
         rules = self.rules()
         budget = self.cfg.attack.budget
         cands: list[tuple[int, Candidate]] = []
@@ -402,7 +387,12 @@ class Attacker:
                 out = []
             cands.extend((k, c) for c in out)
         checked = validate([c for _, c in cands], rules) if cands else []
-        valid = [(k, c) for (k, _), c in zip(cands, checked, strict=True) if c.valid]
+        valid: list[tuple[int, Candidate]] = []
+        left = [self.cfg.attack.query_budget - q for q in queries]  # what the query budget leaves each attack
+        for (k, _), c in zip(cands, checked, strict=True):
+            if c.valid and (scorer is None or left[k] > 0):
+                valid.append((k, c))
+                left[k] -= 1
         best: dict[int, Candidate] = {}
         if scorer is None:  # untargeted (benign suite): the first valid candidate of each text
             for k, c in valid:
@@ -462,6 +452,7 @@ class Campaign:
                  on_round: Callable[[dict[str, Any]], None] | None = None,
                  strategy_factory: Callable[[str, dict[str, Any]], Any] | None = None) -> None:
         from arena.attack import list_strategies
+        from arena.attack.pipeline import select_strategies
         from arena.registry import Registry
 
         self.cfg = cfg
@@ -484,7 +475,8 @@ class Campaign:
         self._rounds_planned: int | None = None  # the last round of the current run() (the dashboard's progress)
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
-        names = list(infos) if cfg.attack.strategies == "all" else list(cfg.attack.strategies)
+        names = (select_strategies("all", llm=cfg.attack.use_llm, exclude=cfg.attack.exclude)
+                 if cfg.attack.strategies == "all" else list(cfg.attack.strategies))
         names = [n for n in names if n not in infos or (
             n not in cfg.attack.exclude and (cfg.attack.use_llm or "llm" not in infos[n].families))]
         llm_names = [n for n in names if n in infos and "llm" in infos[n].families]
@@ -673,7 +665,7 @@ class Campaign:
             arms = [bandit.choose() for _ in items]
             self._cap_llm(arms, bandit.arms, rng)
             results = self.attacker.attack(items, lambda k, arms=arms: arms[k], self.cfg.seed * 1009 + rnd * 17 + len(rows),
-                                   scorer, n=2, targeted=self.cfg.attack.search != "none")
+                                   scorer, n=2, targeted=self.attacker.pipeline.targeted)
             for (k, cand, queries), (text_id, text) in zip(results, items, strict=True):
                 evaded = (cand is not None and cand.score is not None and cand.score < threshold
                           and cand.text not in rejected)

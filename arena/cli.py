@@ -144,9 +144,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------- attack
 @command("attack")
 def cmd_attack(args: argparse.Namespace) -> int:
-    import random
-
-    from arena.attack import ThompsonBandit, get_strategy, list_strategies, validate
+    from arena.attack import ThompsonBandit, list_strategies
+    from arena.attack.pipeline import AttackPipeline, select_strategies
+    from arena.config import load_config
 
     infos = list_strategies()
     if args.list:
@@ -155,28 +155,27 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return 0
     if not args.text:
         raise ArenaError('give a TEXT to attack, e.g. arena attack "you are an idiot" --strategy leet')
-    names = [i.name for i in infos]
-    if args.strategy == "all":
-        chosen = names
-    elif args.strategy == "adaptive":
+    cfg = load_config(args.config, args.set)
+    a = cfg.attack
+    # the one pipeline (arena/attack/pipeline.py): the config's validity rules, search and query budget
+    if args.strategy == "adaptive":
+        names = select_strategies("all", llm=a.use_llm, exclude=a.exclude)
         bandit = ThompsonBandit(names, floor=min(0.02, 1 / len(names)), seed=args.seed)
         chosen = list(dict.fromkeys(bandit.choose() for _ in range(args.n)))
-    elif args.strategy in names:
-        chosen = [args.strategy]
     else:
-        raise ArenaError(f"unknown strategy {args.strategy!r}; `arena attack --list` shows them")
+        chosen = select_strategies(args.strategy, llm=a.use_llm, exclude=a.exclude)
+    pipe = AttackPipeline.from_config(cfg, chosen)
     defender = None
     try:
         defender = _registry(args).load_defender("champion")
     except ArenaError:
         print("(no champion registered under --out: candidates are not scored)", file=sys.stderr)
-    rng = random.Random(args.seed)
-    cands = []
-    for name in chosen:
-        cands += get_strategy(name)(args.text, rng.getrandbits(63), args.budget, args.n)
-    cands = validate(cands)
-    scores = defender.score([c.text for c in cands]) if (defender and cands) else [None] * len(cands)
-    for c, s in zip(cands, scores, strict=True):
+    res = pipe.attack_text(args.text, defender, seed=args.seed, n=args.n, budget=args.budget)
+    if defender is not None and not args.json:
+        print(f"original P(toxic)={res.original_score:.4f} (threshold {defender.spec.threshold:.2f}); "
+              f"{res.queries} defender queries; search {pipe.search}")
+    for c in res.candidates:
+        s = c.score
         row = {"strategy": c.strategy, "text": c.text, "valid": c.valid, "validity": c.validity,
                "score": None if s is None else round(s, 4), "seed": c.seed}
         if args.json:
@@ -323,12 +322,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     a = sub.add_parser("attack", help="attack one text and show candidates (scored by the champion if any)")
     a.add_argument("text", nargs="?")
-    a.add_argument("--strategy", default="all", help="a strategy or recipe name, all, or adaptive")
+    a.add_argument("--strategy", default="all", help="a strategy or recipe name (or several, comma-separated), "
+                   "all (the config's attack.exclude and attack.use_llm apply), or adaptive")
     a.add_argument("--n", type=int, default=1, help="candidates per strategy")
     a.add_argument("--budget", type=int, help="words/characters a strategy may touch")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--list", action="store_true", help="list strategies and recipes")
     a.add_argument("--json", action="store_true")
+    a.add_argument("--config", help="config file: validity limits, attack.search, attack.query_budget, LLM settings "
+                   "(default: the built-in defaults)")
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     out_opt(a)
 
     rv = sub.add_parser("review", help="human spot-check of counted evasions (export CSV, import verdicts)")

@@ -113,8 +113,14 @@ class AttackConfig(_Model):
     )
     exclude: list[str] = Field(default_factory=list, description="Strategies left out of `all`.")
     budget: int | None = Field(None, ge=1, description="Words/characters a strategy may touch (None = its default).")
-    search: Literal["greedy", "random", "none"] = "greedy"
-    query_budget: int = Field(30, ge=1, description="Defender queries per attacked text (search).")
+    search: Literal["greedy", "random", "none"] = Field(
+        "greedy", description="Live/train attacks, `arena attack` and Serve: greedy = words targeted in delete-one "
+        "importance order through the defender's score; random = positions drawn at random, no importance queries "
+        "(none = random, for old configs). The frozen suite and the val probe are always greedy (as hard as the "
+        "attacker can). arena/attack/pipeline.py.")
+    query_budget: int = Field(
+        30, ge=1, description="Defender queries per attack (one text, one strategy): importance scores the text and "
+        "at most min(16, query_budget - 1) one-word deletions; candidates are scored until the budget is spent.")
     max_edit_ratio: float = Field(0.35, gt=0, le=1, description="Character attacks: max normalised edit distance.")
     min_similarity: float = Field(0.7, ge=-1, le=1, description="Word/LLM rewrites: min embedding cosine.")
     llm: LLMConfig = Field(default_factory=LLMConfig)

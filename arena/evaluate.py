@@ -302,23 +302,14 @@ def resolve_strategies(attack: str | Sequence[str]) -> list[str]:
     """Strategy names for ``--attack``: names and/or ``all`` (every strategy and recipe but the LLM family).
 
     Comma-separated strings are split. Unknown names raise :class:`ConfigError` listing the known ones.
+    The one definition of ``all``: :func:`arena.attack.pipeline.select_strategies`.
     """
-    from arena.attack import list_strategies
+    from arena.attack.pipeline import select_strategies
 
     items = [attack] if isinstance(attack, str) else list(attack)
-    names = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
-    if not names:
+    if not any(n.strip() for item in items for n in str(item).split(",")):
         raise ConfigError("--attack: give a strategy name or all (`arena attack --list` shows them)")
-    infos = {i.name: i for i in list_strategies()}
-    chosen: list[str] = []
-    for name in names:
-        if name == "all":
-            chosen += [n for n, i in infos.items() if "llm" not in i.families]
-        elif name in infos:
-            chosen.append(name)
-        else:
-            raise ConfigError(f"unknown strategy {name!r}; known: all, {', '.join(sorted(infos))}")
-    return list(dict.fromkeys(chosen))
+    return select_strategies(items, llm=False)
 
 
 @dataclass

@@ -96,19 +96,14 @@ def select_texts(defender, dataset: str, threshold: float, limit: int | None, se
 
 
 def build_llm_strategy(cfg, threads: int | None):
-    """``llm_rewrite`` with the config's backend and sampling settings."""
+    """``llm_rewrite`` with the config's backend and sampling settings (arena.attack.pipeline.llm_params)."""
     from arena.attack import get_strategy
+    from arena.attack.pipeline import llm_params
 
-    llm = cfg.attack.llm
-    kwargs: dict[str, Any] = {}
-    if llm.model:
-        kwargs["model_path" if llm.backend == "llama_cpp" else "model"] = llm.model
-    if llm.base_url:
-        kwargs["base_url"] = llm.base_url
-    if threads and llm.backend in ("llama_cpp", "transformers"):
-        kwargs["n_threads"] = threads
-    return get_strategy("llm_rewrite", backend=llm.backend, backend_kwargs=kwargs, samples=llm.samples,
-                        temperature=llm.temperature, max_tokens=llm.max_tokens)
+    params = llm_params(cfg.attack.llm)
+    if threads and cfg.attack.llm.backend in ("llama_cpp", "transformers"):
+        params["backend_kwargs"]["n_threads"] = threads
+    return get_strategy("llm_rewrite", **params)
 
 
 # ============================================================================ the attacks
@@ -281,9 +276,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from arena.attack import ValidityRules, list_strategies, validate, word_importance
+    from arena.attack import list_strategies, validate, word_importance
+    from arena.attack.pipeline import select_strategies, validity_rules
     from arena.attack.registry import get_strategy
     from arena.config import load_config
+    from arena.errors import ConfigError
     from arena.progress import progress as progress_bar
     from arena.types import Candidate
 
@@ -291,13 +288,13 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     defender, source = load_defender(args, cfg)
     threshold = float(defender.spec.threshold)
-    rules = ValidityRules(max_edit_ratio=cfg.attack.max_edit_ratio, min_similarity=cfg.attack.min_similarity)
+    rules = validity_rules(cfg.attack)  # the attack pipeline's constraints (arena/attack/pipeline.py)
 
     infos = {i.name: i for i in list_strategies()}
-    names = list(infos) if args.strategies == "all" else [s.strip() for s in args.strategies.split(",") if s.strip()]
-    unknown = [n for n in names if n not in infos]
-    if unknown:
-        ap.error(f"unknown strategies {unknown}; known: {', '.join(infos)}")
+    try:  # all = every strategy and recipe, the LLM family included (--no-llm skips it below)
+        names = select_strategies(args.strategies, llm=True)
+    except ConfigError as exc:
+        ap.error(str(exc))
     llm_names = [n for n in names if "llm" in infos[n].families]
 
     texts, selection = select_texts(defender, args.dataset, threshold, args.limit, args.seed)

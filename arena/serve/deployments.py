@@ -150,59 +150,31 @@ class AttackerDeployment:
     """Runs strategies on one text, checks validity, and scores the candidates with the defender."""
 
     def __init__(self, args: AppArgs, defender) -> None:
-        from arena.attack import ValidityRules
+        from arena.attack.pipeline import AttackPipeline
 
         self.args, self.defender = args, defender
         cfg = args.arena_config()
-        self.llm = cfg.attack.llm.model_copy(update={"backend": args.attacker_llm_backend})
-        self.rules = ValidityRules(max_edit_ratio=cfg.attack.max_edit_ratio, min_similarity=cfg.attack.min_similarity)
-        self._strategies: dict[str, Any] = {}
+        cfg = cfg.model_copy(update={"attack": cfg.attack.model_copy(update={
+            "llm": cfg.attack.llm.model_copy(update={"backend": args.attacker_llm_backend})})})
+        # the one attack pipeline (arena/attack/pipeline.py); "all" here = every strategy but the LLM family
+        self.pipeline = AttackPipeline.from_config(cfg, "all", llm=False)
+        self.llm = cfg.attack.llm
 
     def _strategy(self, name: str):
-        from arena.attack import get_strategy, list_strategies
-
-        if name not in self._strategies:
-            families = {i.name: i.families for i in list_strategies()}
-            params: dict[str, Any] = {}
-            if "llm" in families.get(name, ()):  # the same parameters as Campaign._llm_params
-                backend_kwargs: dict[str, Any] = {}
-                if self.llm.model:
-                    backend_kwargs["model_path" if self.llm.backend == "llama_cpp" else "model"] = self.llm.model
-                if self.llm.base_url:
-                    backend_kwargs["base_url"] = self.llm.base_url
-                params = {"backend": self.llm.backend, "backend_kwargs": backend_kwargs, "samples": self.llm.samples,
-                          "temperature": self.llm.temperature, "max_tokens": self.llm.max_tokens}
-            self._strategies[name] = get_strategy(name, **params)
-        return self._strategies[name]
+        return self.pipeline.strategy(name)
 
     async def attack(self, request: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self._attack, AttackRequest.model_validate(request))
 
     def _attack(self, req: AttackRequest) -> dict[str, Any]:
-        from arena.attack import derive_seed, list_strategies, validate, word_importance
-
-        names = ([i.name for i in list_strategies() if "llm" not in i.families] if req.strategy == ALL
-                 else [req.strategy])
+        names = self.pipeline.strategies if req.strategy == ALL else [req.strategy]
         scorer = _HandleScorer(self.defender)
-        if req.targeted:
-            imp = word_importance(req.text, scorer, max_words=16)
-            base, targets = imp.base_score, imp.order
-        else:
-            base, targets = scorer.score([req.text])[0], None
-        cands = []
-        for k, name in enumerate(names):
-            cands.extend(self._strategy(name)(req.text, derive_seed(req.seed, k), req.budget, req.n, targets))
-        checked = validate(cands, self.rules) if cands else []
-        valid = [c for c in checked if c.valid]
-        scores = dict(zip((id(c) for c in valid), scorer.score([c.text for c in valid]), strict=True)) if valid else {}
-        rows = []
-        for c in checked:
-            s = scores.get(id(c))
-            rows.append({"text": c.text, "strategy": c.strategy, "params": c.params, "seed": c.seed,
-                         "validity": c.validity, "valid": c.valid, "score": s,
-                         "evaded": None if s is None else s < scorer.threshold})
-        rows.sort(key=lambda r: (r["score"] is None, r["score"] if r["score"] is not None else 0.0))
-        return {"original": req.text, "original_score": float(base), "model_version": scorer.version,
+        res = self.pipeline.attack_text(req.text, scorer, seed=req.seed, n=req.n, strategies=names,
+                                        targeted=req.targeted, budget=req.budget)
+        rows = [{"text": c.text, "strategy": c.strategy, "params": c.params, "seed": c.seed,
+                 "validity": c.validity, "valid": c.valid, "score": c.score,
+                 "evaded": None if c.score is None else c.score < scorer.threshold} for c in res.candidates]
+        return {"original": req.text, "original_score": float(res.original_score), "model_version": scorer.version,
                 "threshold": scorer.threshold, "candidates": rows, "queries": scorer.queries}
 
 

@@ -1,0 +1,195 @@
+"""The attack pipeline, built once from config: strategies + constraints + goal + search.
+
+TextAttack's four parts, as every attacker of this project uses them (the campaign's
+``Attacker`` in arena/arena.py, ``arena attack``, the Serve ``AttackerDeployment``, ``arena eval``
+and bench/attack.py)::
+
+    pipe = AttackPipeline.from_config(cfg)                  # cfg: arena.config.ArenaConfig
+    res = pipe.attack_text("you are an idiot", defender, seed=0, n=2)
+    res.candidates[0]                                        # the lowest-scored valid candidate
+
+* **strategies**: :func:`select_strategies` is the one meaning of ``all``: every registered
+  strategy and recipe, minus ``attack.exclude``, minus the LLM family unless asked for;
+* **constraints**: :func:`validity_rules` (``attack.max_edit_ratio``, ``attack.min_similarity``);
+* **goal**: a label flip, toxic (P >= the defender's threshold) to non-toxic;
+* **search** (``attack.search``): ``greedy`` targets words in delete-one importance order through
+  the defender's black-box ``score`` (TextAttack's greedy word-importance ranking), ``random``
+  lets each strategy draw its positions at random (no importance queries). ``none`` is an alias
+  of ``random`` kept for old configs. Either way the best of the strategies' ``n`` candidates is
+  kept (the lowest score).
+* **query budget** (``attack.query_budget``): defender queries per attack (one text, one
+  strategy), counted as in arena/attack/search.py (one text scored = one query). Importance
+  scores the text and at most ``min(16, query_budget - 1)`` one-word deletions; a strategy's
+  candidates are scored until the budget is spent (those beyond it stay unscored). With the
+  default 30 and at most 8 candidates neither limit binds.
+
+:func:`llm_params` builds the LLM strategies' parameters from ``attack.llm`` (one place).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from arena.attack.constraints import ValidityRules, validate
+from arena.attack.registry import get_strategy, list_strategies
+from arena.attack.search import word_importance
+from arena.errors import ConfigError
+from arena.types import Candidate
+
+#: at most this many words of a text are scored by delete-one importance (the most salient ones)
+IMPORTANCE_WORDS = 16
+SEARCHES = ("greedy", "random", "none")
+
+
+def select_strategies(spec: str | Sequence[str], *, llm: bool = False, exclude: Sequence[str] = ()) -> list[str]:
+    """Strategy names for a spec: names and/or ``all`` (comma-separated strings are split).
+
+    ``all`` = every registered strategy and recipe, minus ``exclude``, minus the LLM family unless
+    ``llm``. Names given explicitly are kept as given. Unknown names raise :class:`ConfigError`
+    listing the known ones; an empty selection too.
+    """
+    infos = {i.name: i for i in list_strategies()}
+    items = [spec] if isinstance(spec, str) else list(spec)
+    names = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+    if not names:
+        raise ConfigError("no strategy given: name one or all (`arena attack --list` shows them)")
+    chosen: list[str] = []
+    for name in names:
+        if name == "all":
+            chosen += [n for n, i in infos.items() if n not in exclude and (llm or "llm" not in i.families)]
+        elif name in infos:
+            chosen.append(name)
+        else:
+            raise ConfigError(f"unknown strategy {name!r}; known: all, {', '.join(sorted(infos))}")
+    return list(dict.fromkeys(chosen))
+
+
+def validity_rules(attack_cfg) -> ValidityRules:
+    """The constraints of ``attack`` (an ``AttackConfig``)."""
+    return ValidityRules(max_edit_ratio=attack_cfg.max_edit_ratio, min_similarity=attack_cfg.min_similarity)
+
+
+def llm_params(llm_cfg) -> dict[str, Any]:
+    """Keyword arguments of an LLM strategy from ``attack.llm`` (an ``LLMConfig``)."""
+    backend_kwargs: dict[str, Any] = {}
+    if llm_cfg.model:
+        backend_kwargs["model_path" if llm_cfg.backend == "llama_cpp" else "model"] = llm_cfg.model
+    if llm_cfg.base_url:
+        backend_kwargs["base_url"] = llm_cfg.base_url
+    return {"backend": llm_cfg.backend, "backend_kwargs": backend_kwargs, "samples": llm_cfg.samples,
+            "temperature": llm_cfg.temperature, "max_tokens": llm_cfg.max_tokens}
+
+
+@dataclass
+class TextAttackResult:
+    """One text attacked by :meth:`AttackPipeline.attack_text`."""
+
+    original: str
+    original_score: float | None
+    candidates: list[Candidate]  # validated; the scored valid ones first, lowest score first
+    queries: int
+
+
+@dataclass
+class AttackPipeline:
+    """Strategies + constraints + search + query budget; see the module docstring."""
+
+    strategies: list[str]
+    rules: ValidityRules = field(default_factory=ValidityRules)
+    search: str = "greedy"
+    query_budget: int = 30
+    budget: int | None = None  # words/characters a strategy may touch (None = its default)
+    llm: Any = None  # an LLMConfig for LLM strategies (None = their defaults)
+    factory: Callable[[str, dict[str, Any]], Any] | None = None  # (name, params) -> strategy
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.search not in SEARCHES:
+            raise ConfigError(f"attack.search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
+        if self.query_budget < 1:
+            raise ConfigError(f"attack.query_budget must be >= 1, got {self.query_budget}")
+        infos = {i.name: i for i in list_strategies()}
+        unknown = [n for n in self.strategies if n not in infos]
+        if unknown:
+            raise ConfigError(f"attack.strategies: unknown {unknown} (see `arena attack --list`)")
+        self.families = {n: infos[n].family for n in self.strategies}
+        self.family_sets = {n: set(infos[n].families) for n in self.strategies}
+
+    @classmethod
+    def from_config(cls, cfg, strategies: str | Sequence[str] | None = None, *, llm: bool | None = None,
+                    factory: Callable[[str, dict[str, Any]], Any] | None = None) -> AttackPipeline:
+        """The pipeline of ``cfg.attack``; ``strategies`` (default ``attack.strategies``) through
+        :func:`select_strategies`, with the LLM family in ``all`` when ``llm`` (default ``attack.use_llm``)."""
+        a = cfg.attack
+        spec = a.strategies if strategies is None else strategies
+        names = select_strategies(spec, llm=a.use_llm if llm is None else llm, exclude=a.exclude)
+        return cls(names, validity_rules(a), a.search, a.query_budget, a.budget, a.llm, factory)
+
+    @property
+    def targeted(self) -> bool:
+        """Whether the search targets words by importance (``greedy``)."""
+        return self.search == "greedy"
+
+    @property
+    def importance_words(self) -> int:
+        """Words scored by delete-one importance: what the query budget leaves after the original."""
+        return max(0, min(IMPORTANCE_WORDS, self.query_budget - 1))
+
+    def strategy(self, name: str):
+        """The strategy ``name``, built once (LLM strategies get :func:`llm_params`)."""
+        if name not in self._built:
+            infos = {i.name: i for i in list_strategies()}
+            if name not in infos:
+                raise ConfigError(f"unknown strategy {name!r} (see `arena attack --list`)")
+            params = llm_params(self.llm) if self.llm is not None and "llm" in infos[name].families else {}
+            self._built[name] = (self.factory or (lambda n, p: get_strategy(n, **p)))(name, params)
+        return self._built[name]
+
+    def candidates(self, text: str, seed: int, n: int, targets: Sequence[int] | None,
+                   strategies: Sequence[str] | None = None, budget: int | None = None) -> list[Candidate]:
+        """Every strategy's (or ``strategies``') ``n`` candidates for ``text``, validated (not scored).
+        ``budget`` (words/characters a strategy may touch) overrides ``attack.budget``."""
+        from arena.attack.base import derive_seed
+
+        budget = self.budget if budget is None else budget
+        cands: list[Candidate] = []
+        for k, name in enumerate(self.strategies if strategies is None else strategies):
+            cands.extend(self.strategy(name)(text, derive_seed(seed, k), budget, n,
+                                             list(targets) if targets is not None else None))
+        return validate(cands, self.rules) if cands else []
+
+    def attack_text(self, text: str, scorer=None, *, seed: int = 0, n: int = 1,
+                    strategies: Sequence[str] | None = None, targeted: bool | None = None,
+                    budget: int | None = None) -> TextAttackResult:
+        """Attack one text with every strategy (or ``strategies``): search, constraints, scoring.
+
+        One attack = one text and one strategy, as in a campaign: the importance pass (shared by
+        the strategies) plus that strategy's scored candidates stay within ``query_budget``.
+        Without a ``scorer`` nothing is targeted or scored (candidates in generation order).
+        ``targeted`` overrides the configured search, ``budget`` ``attack.budget``, for this call.
+        """
+        targeted = self.targeted if targeted is None else targeted
+        queries, base, targets = 0, None, None
+        if scorer is not None:
+            if targeted and self.importance_words > 0:
+                imp = word_importance(text, scorer, max_words=self.importance_words)
+                base, targets, queries = imp.base_score, imp.order, imp.queries
+            else:
+                base, queries = float(scorer.score([text])[0]), 1
+        checked = self.candidates(text, seed, n, targets, strategies, budget)
+        if scorer is None:
+            return TextAttackResult(text, None, checked, 0)
+        per_strategy: dict[str, int] = {}
+        valid: list[Candidate] = []
+        for c in checked:  # each strategy's candidates within what the budget leaves after importance
+            if c.valid and per_strategy.get(c.strategy, 0) < self.query_budget - queries:
+                per_strategy[c.strategy] = per_strategy.get(c.strategy, 0) + 1
+                valid.append(c)
+        scores = [float(s) for s in scorer.score([c.text for c in valid])] if valid else []
+        scored_ids = {id(c) for c in valid}
+        scored = sorted((Candidate(**{**c.to_dict(), "score": s}) for c, s in zip(valid, scores, strict=True)),
+                        key=lambda c: c.score)
+        rest = [c for c in checked if id(c) not in scored_ids]
+        return TextAttackResult(text, base, scored + rest, queries + len(valid))

@@ -1,0 +1,131 @@
+"""The one attack pipeline (arena/attack/pipeline.py): strategy selection, search, query budget, and
+its users (the campaign's Attacker, `arena attack`) reading the same config."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from arena.attack import list_strategies
+from arena.attack.pipeline import AttackPipeline, llm_params, select_strategies, validity_rules
+from arena.config import load_config
+from arena.errors import ConfigError
+
+TEXT = "you are such a stupid idiot and a total moron"
+
+
+class CountingScorer:
+    """P(toxic) falls with every non-letter character; counts the texts it scores."""
+
+    version = "stub"
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.queries = 0
+
+    def score(self, texts):
+        texts = list(texts)
+        self.queries += len(texts)
+        return [max(0.0, 0.95 - 0.05 * sum(not (c.isalpha() or c == " ") for c in t)) for t in texts]
+
+
+def test_all_means_one_thing():
+    infos = {i.name: i for i in list_strategies()}
+    llm = {n for n, i in infos.items() if "llm" in i.families}
+    assert llm, "the LLM family should be registered"
+    assert set(select_strategies("all")) == set(infos) - llm
+    assert set(select_strategies("all", llm=True)) == set(infos)
+    assert "leet" not in select_strategies("all", exclude=["leet"])
+    assert select_strategies("leet, homoglyph") == ["leet", "homoglyph"]
+    assert select_strategies(["leet", "all"], llm=False)[0] == "leet"
+    with pytest.raises(ConfigError, match="unknown strategy 'homoglyf'; known: all, .*homoglyph"):
+        select_strategies("homoglyf")
+    with pytest.raises(ConfigError, match="no strategy given"):
+        select_strategies(" , ")
+
+
+def test_eval_and_campaign_share_the_definition():
+    from arena.evaluate import resolve_strategies
+
+    assert resolve_strategies("all") == select_strategies("all", llm=False)
+
+
+def test_greedy_targets_and_counts_every_query():
+    pipe = AttackPipeline.from_config(load_config(None), ["leet", "homoglyph"])
+    scorer = CountingScorer()
+    res = pipe.attack_text(TEXT, scorer, seed=3, n=2)
+    words = len(TEXT.split())
+    scored = [c for c in res.candidates if c.score is not None]
+    assert res.queries == scorer.queries == 1 + words + len(scored)  # original + deletions + candidates
+    assert scored and [c.score for c in scored] == sorted(c.score for c in scored)
+    assert res.original_score == pytest.approx(0.95)
+
+
+def test_random_search_makes_no_importance_queries():
+    pipe = AttackPipeline.from_config(load_config(None, ["attack.search=random"]), ["leet"])
+    assert not pipe.targeted
+    scorer = CountingScorer()
+    res = pipe.attack_text(TEXT, scorer, seed=3, n=2)
+    assert res.queries == scorer.queries == 1 + sum(c.score is not None for c in res.candidates)
+    none = AttackPipeline.from_config(load_config(None, ["attack.search=none"]), ["leet"])
+    assert not none.targeted
+
+
+def test_query_budget_caps_importance_and_candidates():
+    cfg = load_config(None, ["attack.query_budget=5"])
+    pipe = AttackPipeline.from_config(cfg, ["leet", "homoglyph"])
+    assert pipe.importance_words == 4
+    scorer = CountingScorer()
+    res = pipe.attack_text(TEXT, scorer, seed=1, n=3)
+    # importance: the text + 4 deletions = 5 queries, nothing left for any strategy's candidates
+    assert res.queries == scorer.queries == 5
+    assert all(c.score is None for c in res.candidates) and res.candidates
+    # 14: the text + its 10 words' deletions = 11 queries, 3 left for each strategy's candidates
+    pipe = AttackPipeline.from_config(load_config(None, ["attack.query_budget=14"]), ["leet", "homoglyph"])
+    scorer = CountingScorer()
+    res = pipe.attack_text(TEXT, scorer, seed=1, n=6)
+    per = {s: sum(c.score is not None and c.strategy == s for c in res.candidates) for s in ("leet", "homoglyph")}
+    valid = {s: sum(c.valid and c.strategy == s for c in res.candidates) for s in ("leet", "homoglyph")}
+    assert per == {s: min(3, valid[s]) for s in per} and max(valid.values()) > 3
+    assert res.queries == scorer.queries == 11 + sum(per.values())
+
+
+def test_campaign_attacker_honours_query_budget_and_search():
+    from arena.arena import Attacker
+
+    cfg = load_config(None, ["attack.query_budget=6"])
+    att = Attacker(cfg, ["leet"], progress=False)
+    assert att.pipeline.importance_words == 5
+    scorer = CountingScorer()
+    items = [("a", TEXT), ("b", "what an idiot you are")]
+    results = att.attack(items, lambda k: "leet", 0, scorer, n=3, targeted=True)
+    assert all(q <= 6 for _, _, q in results)
+    cfg = load_config(None, ["attack.search=random"])
+    assert not Attacker(cfg, ["leet"], progress=False).pipeline.targeted
+
+
+def test_constraints_and_llm_params_come_from_config():
+    cfg = load_config(None, ["attack.max_edit_ratio=0.05", "attack.llm.backend=openai",
+                             "attack.llm.model=m", "attack.llm.base_url=http://127.0.0.1:1/v1"])
+    assert validity_rules(cfg.attack).max_edit_ratio == 0.05
+    p = llm_params(cfg.attack.llm)
+    assert p["backend"] == "openai" and p["backend_kwargs"] == {"model": "m", "base_url": "http://127.0.0.1:1/v1"}
+    with pytest.raises(ConfigError, match="attack.search must be one of"):
+        AttackPipeline(["leet"], search="beam")
+    with pytest.raises(ConfigError, match="unknown"):
+        AttackPipeline(["nope"])
+
+
+def test_arena_attack_cli_applies_the_config(tmp_path, capsys):
+    from arena.cli import main
+
+    out = tmp_path / "run"  # no champion here: candidates are listed unscored
+    assert main(["attack", TEXT, "--strategy", "leet", "--n", "3", "--json", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and all(r["strategy"] == "leet" and r["score"] is None for r in rows)
+    assert any(r["valid"] for r in rows)
+    assert main(["attack", TEXT, "--strategy", "leet", "--n", "3", "--json", "--out", str(out),
+                 "--set", "attack.max_edit_ratio=0.01"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and not any(r["valid"] for r in rows)  # the config's validity limit applied
