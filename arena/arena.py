@@ -164,6 +164,19 @@ class TrainingSet:
     sources: list[str]  # replay | original | evasion:<strategy> | perturbed<label>:<strategy>
     info: dict[str, Any]
     rules: list[dict[str, Any]] = field(default_factory=list)  # arena.defend.rules.Rule fields
+    # provenance, parallel to texts (OUT/train_sets/round=N.parquet): the strategy ("" for clean
+    # texts), its seed (0 for clean texts), and where the text came from: the attack record of an
+    # evasion ("round=R/pool=train/text_id=T") or the train split's text id ("train:ID")
+    strategies: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    record_ids: list[str] = field(default_factory=list)
+
+    def subset(self, keep: Sequence[int]) -> None:
+        """Keep only the texts at the indices ``keep`` (every parallel column)."""
+        for name in ("texts", "labels", "sources", "strategies", "seeds", "record_ids"):
+            col = getattr(self, name)
+            if col:
+                setattr(self, name, [col[i] for i in keep])
 
 
 def train_warm_challenger(cfg, champion_path: str | Path, texts: list[str], labels: list[float],
@@ -720,11 +733,14 @@ class Campaign:
         ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
         rejected = rejected_texts(self.out)  # a human reviewer said these lost their meaning
         seen: dict[str, tuple[str, str]] = {}
-        for att, orig, strat in zip(ev["attacked"].to_pylist(), ev["original"].to_pylist(),
-                                    ev["strategy"].to_pylist(), strict=True):
+        where: dict[str, tuple[int, str]] = {}  # evasion -> (its strategy seed, its record)
+        for att, orig, strat, r_round, r_id, r_seed in zip(
+                ev["attacked"].to_pylist(), ev["original"].to_pylist(), ev["strategy"].to_pylist(),
+                ev["round"].to_pylist(), ev["text_id"].to_pylist(), ev["seed"].to_pylist(), strict=True):
             if att and att not in rejected and strat in self.train_strategies:
                 seen.pop(att, None)
                 seen[att] = (orig, strat)  # insertion order = record order: the latest last
+                where[att] = (int(r_seed or 0), f"round={r_round}/pool=train/text_id={r_id}")
         evasions = list(seen.items())[max(0, len(seen) - rc.max_evasions):] if rc.max_evasions else []
         by_strategy: dict[str, list[tuple[str, str]]] = {}
         for att, (orig, strat) in reversed(evasions):  # latest first
@@ -735,6 +751,9 @@ class Campaign:
         labels: list[float] = []
         sources: list[str] = []
         origins: list[str] = []  # each text's clean original (itself for an original)
+        strats: list[str] = []
+        seeds: list[int] = []
+        rec_ids: list[str] = []
         jobs: list[tuple[tuple[str, str], str, int]] = []  # (item, strategy, label) to perturb untargeted
         used_ev = 0
         for strat in self.train_strategies:
@@ -745,8 +764,10 @@ class Campaign:
             used_ev += len(mine)
             for att, orig in mine:
                 texts.append(att), labels.append(1.0), sources.append(f"evasion:{strat}"), origins.append(orig)
+                strats.append(strat), seeds.append(where[att][0]), rec_ids.append(where[att][1])
                 if rc.pair_originals:
                     texts.append(orig), labels.append(1.0), sources.append("original"), origins.append(orig)
+                    strats.append(""), seeds.append(0), rec_ids.append(where[att][1])
             extra = quota - len(mine)
             if extra > 0 and toxic_train:
                 jobs += [(x, strat, 1) for x in rng.sample(toxic_train, min(extra, len(toxic_train)))]
@@ -766,10 +787,11 @@ class Campaign:
             results += self.attacker.attack([j[0] for j in ben_jobs], lambda k: ben_jobs[k][1], seed + 1,
                                             self.services.scorer(state["champion_version"]) if hard > 1 else None,
                                             n=hard, targeted=False, prefer="high")
-            for (_k, cand, _), ((_, orig), strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
+            for (_k, cand, _), ((src_id, orig), strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
                 if cand is not None:
                     texts.append(cand.text), labels.append(float(y)), sources.append(f"perturbed{y}:{strat}")
                     origins.append(orig)
+                    strats.append(strat), seeds.append(int(cand.seed or 0)), rec_ids.append(f"train:{src_id}")
                     if y == 0:
                         perturbed_benign.append(cand.text)
         replay_labels: list[float] = [y for *_, y in replay]
@@ -786,11 +808,16 @@ class Campaign:
         texts = [t for _, t, _ in replay] + texts
         labels = replay_labels + labels
         sources = ["replay"] * len(replay) + sources
+        strats = [""] * len(replay) + strats
+        seeds = [0] * len(replay) + seeds
+        rec_ids = [f"train:{i}" for i, _, _ in replay] + rec_ids
         # the honesty guard: nothing derived from the test split may enter training
         forbidden = self._forbidden_texts(state)
         keep = [i for i, t in enumerate(texts) if t not in forbidden]
         dropped = len(texts) - len(keep)
-        texts, labels, sources = [texts[i] for i in keep], [labels[i] for i in keep], [sources[i] for i in keep]
+        ts = TrainingSet(texts, labels, sources, {}, [], strats, seeds, rec_ids)
+        ts.subset(keep)
+        texts, labels, sources = ts.texts, ts.labels, ts.sources
         info: dict[str, Any] = {
             "replay": len(replay), "evasions": used_ev, "evasions_available": len(evasions),
             "perturbed_toxic": sum(s.startswith("perturbed1") for s in sources),
@@ -801,7 +828,8 @@ class Campaign:
         if rc.mine_rules and evasions:
             rules, report = self._mine_rules(champion, evasions, train, perturbed_benign, rnd)
             info["rules"] = report
-        return TrainingSet(texts, labels, sources, info, rules)
+        ts.info, ts.rules = info, rules
+        return ts
 
     def _mine_rules(self, champion: str, evasions, train, perturbed_benign: list[str], rnd: int):
         """Rules from the train-pool evasions, behind the champion's canonicaliser and rules."""
@@ -1093,9 +1121,13 @@ class Campaign:
         folder = self.out / "train_sets"
         folder.mkdir(exist_ok=True)
         tmp = folder / f".round={rnd}.parquet.tmp"
+        n = len(ts.texts)
         pq.write_table(pa.table({"text": pa.array(ts.texts, pa.string()),
                                  "label": pa.array([float(y) for y in ts.labels], pa.float64()),
-                                 "source": pa.array(ts.sources, pa.string())}), tmp)
+                                 "source": pa.array(ts.sources, pa.string()),
+                                 "strategy": pa.array(ts.strategies or [""] * n, pa.string()),
+                                 "seed": pa.array(ts.seeds or [0] * n, pa.int64()),
+                                 "record_id": pa.array(ts.record_ids or [""] * n, pa.string())}), tmp)
         if ts.rules:
             atomic_write_text(folder / f"round={rnd}.rules.json", json.dumps(ts.rules, indent=1))
         tmp.replace(folder / f"round={rnd}.parquet")

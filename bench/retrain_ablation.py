@@ -79,7 +79,7 @@ def main() -> int:
             shutil.rmtree(p)
         t0 = time.perf_counter()
         ts = camp.build_training_set(state, args.round, splits)
-        texts, labels, info = ts.texts, ts.labels, ts.info
+        texts, info = ts.texts, ts.info
         if args.flagged_only:
             rows = camp.records.read(pools=["train"], complete_only=False).to_pylist()
             original = {r["attacked"]: r["original"] for r in rows if r["evaded"]}
@@ -87,8 +87,7 @@ def main() -> int:
             origs = sorted({original[t] for t in texts if t in original})
             flagged = dict(zip(origs, camp.services.scorer(champion).score(origs), strict=True))
             keep = [i for i, t in enumerate(texts) if t not in original or flagged[original[t]] >= thr]
-            ts.texts, ts.labels = [texts[i] for i in keep], [labels[i] for i in keep]
-            ts.sources = [ts.sources[i] for i in keep]
+            ts.subset(keep)
             info["evasions_kept_flagged_only"] = sum(1 for t in ts.texts if t in original)
         challenger = camp.train_challenger(state, args.round, ts, splits, tags={"ablation": "1"})
         selection = None

@@ -282,6 +282,38 @@ def test_perturbed_distill_targets_the_champions_score_of_the_original(tmp_path:
     assert {r["label"] for r in rows0} <= {0.0, 1.0}
 
 
+def test_train_set_keeps_each_texts_strategy_seed_and_record(tmp_path: Path, repo_root: Path):
+    """OUT/train_sets/round=N.parquet is auditable: every evasion points at its attack record (same
+    round, text id, strategy, seed, attacked text), every other text at the train split's text id."""
+    import pyarrow.parquet as pq
+
+    from arena.baseline import load_splits
+
+    cfg = stub_config(repo_root, **THREE)
+    out = tmp_path / "run"
+    _register_baseline(cfg, tmp_path, out)
+    camp = Campaign(cfg, out, progress=False, services_factory=StubServices)
+    camp.run(rounds=1)
+    rows = pq.read_table(out / "train_sets" / "round=0.parquet").to_pylist()
+    assert rows and {"strategy", "seed", "record_id"} <= set(rows[0])
+    records = {(f"round={r['round']}/pool=train/text_id={r['text_id']}", r["attacked"]): r
+               for r in camp.records.read(pools=["train"]).to_pylist()}
+    train_ids = {str(i) for i in load_splits(cfg)["train"].ids}
+    evasions = [r for r in rows if r["source"].startswith("evasion:")]
+    assert evasions, "the stub round should train on some evasions"
+    for r in evasions:
+        rec = records[(r["record_id"], r["text"])]
+        assert rec["evaded"] and rec["strategy"] == r["strategy"] == r["source"].split(":", 1)[1]
+        assert rec["seed"] == r["seed"]
+    for r in rows:
+        if r["source"] == "replay":
+            assert r["strategy"] == "" and r["seed"] == 0 and r["record_id"].startswith("train:")
+        elif r["source"].startswith("perturbed"):
+            assert r["strategy"] == r["source"].split(":", 1)[1] and r["record_id"].startswith("train:")
+        if r["record_id"].startswith("train:"):
+            assert r["record_id"][len("train:"):] in train_ids
+
+
 def test_matched_threshold():
     from arena.arena import matched_threshold
 
