@@ -23,7 +23,9 @@ SCHEMA = pa.schema(
     [
         ("campaign_id", pa.string()),
         ("round", pa.int32()),
-        ("pool", pa.string()),  # frozen | benign | live | train | train_benign
+        # live (adaptive attacks on the eval pool, measured) | train (on the attack-train pool: the
+        # training evasions); the frozen and benign suites are kept in state.json, not here
+        ("pool", pa.string()),
         ("text_id", pa.string()),
         ("strategy", pa.string()),
         ("family", pa.string()),
