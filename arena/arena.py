@@ -401,7 +401,7 @@ class Attacker:
             cands.extend((k, c) for c in out)
         checked = validate([c for _, c in cands], rules) if cands else []
         valid: list[tuple[int, Candidate]] = []
-        left = [self.cfg.attack.query_budget - q for q in queries]  # what the query budget leaves each attack
+        left = [self.pipeline.query_budget - q for q in queries]  # what the query budget leaves each attack
         for (k, _), c in zip(cands, checked, strict=True):
             if c.valid and (scorer is None or left[k] > 0):
                 valid.append((k, c))

@@ -158,10 +158,6 @@ class AttackerDeployment:
             "llm": cfg.attack.llm.model_copy(update={"backend": args.attacker_llm_backend})})})
         # the one attack pipeline (arena/attack/pipeline.py); "all" here = every strategy but the LLM family
         self.pipeline = AttackPipeline.from_config(cfg, "all", llm=False)
-        self.llm = cfg.attack.llm
-
-    def _strategy(self, name: str):
-        return self.pipeline.strategy(name)
 
     async def attack(self, request: dict[str, Any]) -> dict[str, Any]:
         return await asyncio.to_thread(self._attack, AttackRequest.model_validate(request))
