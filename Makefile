@@ -2,14 +2,15 @@
 PY ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-PYTEST_MARKERS ?= not gpu and not slow and not postgres
+PYTEST_MARKERS ?= not gpu and not slow and not ray and not postgres
+SLOW_MARKERS ?= (slow or ray) and not gpu and not postgres
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export RAY_USAGE_STATS_ENABLED := 0
 export MLFLOW_DISABLE_TELEMETRY := true
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup demo test lint bench baseline headline clean browser gpu-check
+.PHONY: setup demo test test-slow lint bench baseline headline clean browser gpu-check
 
 $(BIN)/arena: pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "error: $(PY) not found (set PY=python3.x, 3.10-3.12)"; exit 1; }
@@ -32,9 +33,12 @@ demo: setup  ## fetch data, train the baseline champion, run a short campaign, w
 	@echo "Try:    $(BIN)/arena moderate --out $(DEMO_OUT) \"you are a pathetic idiot\" \"what a lovely day\""
 	@echo "        $(BIN)/arena attack --out $(DEMO_OUT) \"you are a pathetic idiot\" --strategy all"
 
-test: setup  ## the default test suite (no GPU, no slow tests)
+test: setup  ## the default test suite: fast (no GPU, no slow campaign tests, no Ray cluster)
 	@$(MAKE) --no-print-directory browser || echo "warning: chromium/chromedriver could not be installed: the dashboard's browser test will be skipped"
 	$(BIN)/python -m pytest -m "$(PYTEST_MARKERS)" $(PYTEST_ARGS)
+
+test-slow: setup  ## the second CI stage: the real tiny campaigns and everything that starts a Ray cluster (markers slow, ray)
+	$(BIN)/python -m pytest -m "$(SLOW_MARKERS)" $(PYTEST_ARGS)
 
 browser:  ## Debian/Ubuntu: chromium + chromedriver for the dashboard's browser test (marker browser; skipped without them)
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && echo "chromium and chromedriver found" || \

@@ -12,7 +12,7 @@ from arena.arena import Campaign
 from arena.config import load_config
 from arena.records import RecordStore
 
-pytestmark = pytest.mark.usefixtures("mirror")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("mirror")]
 
 SUMMARY_KEYS = {
     "round", "champion_version", "frozen_detection", "live_attack_success", "per_strategy_detection",

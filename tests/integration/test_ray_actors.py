@@ -1,30 +1,15 @@
 """Ray actors: fractional GPU placement on a fake GPU, and kill-and-resume of a tiny campaign."""
-# ruff: noqa: F811  (pytest fixtures imported from ray_fixtures are redefined as test parameters)
 
 from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
-from ray_fixtures import ray_cluster, scrape, seed_registry, tiny_champion, tiny_config  # noqa: F401
+from ray_helpers import load_scale, scrape, seed_registry, tiny_config, wait_for
 
 pytestmark = pytest.mark.ray
-
-
-def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = predicate()
-        except Exception:
-            value = None
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
 def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
@@ -40,13 +25,13 @@ def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
 
     defender = ray.remote(DefenderActor).options(num_cpus=0, num_gpus=shares["defender"]).remote(None, str(tmp_path))
     attacker = ray.remote(AttackerActor).options(num_cpus=0, num_gpus=shares["attacker"]).remote(None)
-    d, a = ray.get([defender.info.remote(), attacker.info.remote()], timeout=120)
+    d, a = ray.get([defender.info.remote(), attacker.info.remote()], timeout=120 * load_scale())
 
     @ray.remote
     def trainer_probe():
         return placement(), ray.available_resources().get("GPU", 0.0)
 
-    t, gpu_left = ray.get(trainer_probe.options(num_cpus=0, num_gpus=shares["trainer"]).remote(), timeout=120)
+    t, gpu_left = ray.get(trainer_probe.options(num_cpus=0, num_gpus=shares["trainer"]).remote(), timeout=120 * load_scale())
     for info, share in ((d, 0.25), (a, 0.25), (t, 0.5)):
         assert info["gpu_ids"] == ["0"], info  # all three on the same device
         assert info["resources"]["GPU"] == pytest.approx(share), info
@@ -57,12 +42,12 @@ def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
 
     # the GPU is full while defender + attacker + another 0.5 holder live: a 0.25 actor must wait
     holder = ray.remote(AttackerActor).options(num_cpus=0, num_gpus=0.5).remote(None)
-    ray.get(holder.info.remote(), timeout=60)
+    ray.get(holder.info.remote(), timeout=60 * load_scale())
     extra = ray.remote(AttackerActor).options(num_cpus=0, num_gpus=0.25).remote(None)
     with pytest.raises(GetTimeoutError):
         ray.get(extra.info.remote(), timeout=3)
     ray.kill(holder)
-    assert ray.get(extra.info.remote(), timeout=60)["resources"]["GPU"] == pytest.approx(0.25)
+    assert ray.get(extra.info.remote(), timeout=60 * load_scale())["resources"]["GPU"] == pytest.approx(0.25)
     for actor in (defender, attacker, extra):
         ray.kill(actor)
 
@@ -96,7 +81,7 @@ def test_kill_and_resume_loses_and_duplicates_no_rows(ray_cluster, tiny_champion
     seed_registry(cfg, out, tiny_champion)
     handle = launch_campaign(cfg, out, rounds=1, progress=False)
     try:
-        pid0 = wait_for(lambda: handle.status()["placement"]["pid"], 60, what="coordinator status")
+        pid0 = wait_for(lambda: handle.status()["placement"]["pid"], 180, what="coordinator status")
         # the defender dies while the campaign sets up (frozen suite scoring): restarted, call retried
         wait_for(lambda: ray.get(handle.defender.info.remote(), timeout=10)["loaded"], 120,
                  what="the defender actor loading the champion")
@@ -111,7 +96,7 @@ def test_kill_and_resume_loses_and_duplicates_no_rows(ray_cluster, tiny_champion
         assert seen == "open", f"round 0 committed without a retrain window: {handle.status()}"
         ray.kill(handle.coordinator, no_restart=False)
         ray.kill(handle.attacker, no_restart=False)
-        summary = handle.wait(timeout=480)
+        summary = handle.wait(timeout=480 * load_scale())
         status = handle.status()
         assert status["placement"]["pid"] != pid0  # the coordinator was restarted and resumed
         assert [r["round"] for r in summary["rounds"]] == [0, 1]

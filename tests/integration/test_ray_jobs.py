@@ -1,5 +1,4 @@
 """A 1-round tiny campaign submitted as a Ray job (JobSubmissionClient) runs to SUCCEEDED."""
-# ruff: noqa: F811  (pytest fixtures imported from ray_fixtures are redefined as test parameters)
 
 from __future__ import annotations
 
@@ -10,7 +9,7 @@ import sys
 import time
 
 import pytest
-from ray_fixtures import TEST_CONFIG, TINY, ray_cluster, seed_registry, tiny_champion, tiny_config  # noqa: F401
+from ray_helpers import TEST_CONFIG, TINY, seed_registry, tiny_config
 
 pytestmark = pytest.mark.ray
 

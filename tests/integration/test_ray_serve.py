@@ -3,7 +3,6 @@
 The app is deployed once per module from serve_configs/arena.yaml (with test paths and a free
 port) through ``arena.serve.run_cli``, the function behind ``arena serve``.
 """
-# ruff: noqa: F811  (pytest fixtures imported from ray_fixtures are redefined as test parameters)
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from ray_fixtures import REPO, TINY, free_port, ray_cluster, scrape, seed_registry, tiny_champion, tiny_config  # noqa: F401
+from ray_helpers import REPO, TINY, free_port, scrape, seed_registry, tiny_config
 
 pytestmark = pytest.mark.ray
 

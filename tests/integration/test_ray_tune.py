@@ -1,12 +1,11 @@
 """A Tune sweep of two tiny trials: ASHA, concurrency cap, MLflow runs, best trial -> challenger."""
-# ruff: noqa: F811  (pytest fixtures imported from ray_fixtures are redefined as test parameters)
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from ray_fixtures import ray_cluster, seed_registry, tiny_champion, tiny_config  # noqa: F401
+from ray_helpers import seed_registry, tiny_config
 
 pytestmark = pytest.mark.ray
 

@@ -1,12 +1,5 @@
-"""Shared fixtures of the Ray tests (``from ray_fixtures import *`` style imports in test_ray_*.py).
-
-* ``ray_cluster``: ONE local loopback cluster per test session (4 logical CPUs, a fake GPU so the
-  fractional placements are exercised, 200 MB object store, dashboard for job submission, a
-  metrics port). Every test module imports this fixture; the cluster is started by whichever
-  module asks first and shut down once at the end of the session.
-* ``tiny_champion``: a defender trained once per session on a tiny subset (no registry); tests
-  register it into their own OUT with :func:`seed_registry`, so no test retrains a baseline.
-"""
+"""Plain helpers of the Ray tests (the fixtures ``ray_cluster`` and ``tiny_champion`` are in conftest.py):
+the tiny campaign config, a free port, registering a folder, scraping Prometheus."""
 
 from __future__ import annotations
 
@@ -14,10 +7,7 @@ import os
 import socket
 import time
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_CONFIG = REPO / "configs" / "test.yaml"
@@ -38,6 +28,31 @@ TINY = [
 ]
 
 
+def load_scale(cap: float = 4.0) -> float:
+    """How much longer than on an idle machine to wait: the 1-min load average per core, between 1
+    and ``cap``. A loaded machine makes these tests slower, never red (issue 13)."""
+    try:
+        return min(cap, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
+    except OSError:
+        return 1.0
+
+
+def wait_for(predicate, timeout: float, step: float = 0.2, what: str = "condition"):
+    """Poll ``predicate`` until it returns a true value (exceptions count as not yet); the deadline is
+    ``timeout`` times :func:`load_scale`, re-read while waiting."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout * load_scale():
+        try:
+            value = predicate()
+        except Exception:
+            value = None
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"timed out after {time.monotonic() - start:.0f}s waiting for {what} "
+                         f"(load average {os.getloadavg()[0]:.1f})")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -48,66 +63,6 @@ def tiny_config(*extra: str):
     from arena.config import load_config
 
     return load_config(TEST_CONFIG, TINY + list(extra))
-
-
-@dataclass
-class Cluster:
-    dashboard_url: str
-    metrics_url: str
-    metrics_port: int
-
-
-_cluster: Cluster | None = None
-
-
-def _start_cluster() -> Cluster:
-    global _cluster
-    if _cluster is None:
-        from arena.actors import init_ray
-        from arena.config import RayConfig
-
-        dash, metrics = free_port(), free_port()
-        init_ray(RayConfig(), num_cpus=4, num_gpus=1, include_dashboard=True, dashboard_port=dash,
-                 metrics_export_port=metrics, log_to_driver=os.environ.get("ARENA_RAY_LOGS") == "1")
-        _cluster = Cluster(f"http://127.0.0.1:{dash}", f"http://127.0.0.1:{metrics}/metrics", metrics)
-    return _cluster
-
-
-def _stop_cluster() -> None:
-    global _cluster
-    import ray
-
-    if _cluster is not None:
-        try:
-            from ray import serve
-
-            serve.shutdown()
-        except Exception:
-            pass
-        ray.shutdown()
-        _cluster = None
-
-
-@pytest.fixture(scope="session")
-def ray_cluster(mirror) -> Cluster:
-    cluster = _start_cluster()
-    yield cluster
-    _stop_cluster()
-
-
-_champion: list[Path] = []
-
-
-@pytest.fixture(scope="session")
-def tiny_champion(mirror, tmp_path_factory) -> Path:
-    """A saved defender folder trained on the tiny subset (shared by all Ray tests, trained once)."""
-    from arena.baseline import train_baseline
-
-    if not _champion:
-        out = tmp_path_factory.mktemp("tiny-champion")
-        metrics = train_baseline(tiny_config(), out, progress=False, register=False)
-        _champion.append(Path(metrics["model_dir"]))
-    return _champion[0]
 
 
 def seed_registry(cfg, out: Path, defender_dir: Path, alias: str = "champion") -> str:
