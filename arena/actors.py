@@ -1,6 +1,7 @@
 """Ray actors around the core loop: the same campaign, with models in actors that share a GPU.
 
-    from arena.actors import init_ray, run_campaign
+    from arena.cluster import init_ray
+    from arena.actors import run_campaign
     init_ray(cfg.ray)                                    # local loopback cluster, or RAY_ADDRESS
     summary = run_campaign(cfg, "runs/arena", rounds=3)  # blocks; resumes an existing OUT
 
@@ -39,119 +40,12 @@ from typing import Any
 
 import ray
 
-from arena.arena import Campaign, Services
+from arena.arena import Campaign, Services, train_challenger
+from arena.cluster import actor_alive, gpu_share, init_ray, placement, use_worker_threads, wait_logged
 from arena.errors import ArenaError
+from arena.registry import pin_tracking
 
-#: Environment defaults for a Ray process on this project's machines (setdefault: an explicit
-#: value wins). Token auth is off because the local cluster binds to 127.0.0.1 only; set
-#: RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN) on a shared cluster.
-RAY_ENV_DEFAULTS = {
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-}
-LOOPBACK = "127.0.0.1"
 ROLES = ("coordinator", "defender", "attacker")
-
-
-# ============================================================================ cluster
-def ray_env_defaults() -> None:
-    for key, value in RAY_ENV_DEFAULTS.items():
-        os.environ.setdefault(key, value)
-
-
-def init_ray(rcfg=None, *, address: str | None = None, num_cpus: float | None = None,
-             num_gpus: float | None = None, include_dashboard: bool = False, dashboard_port: int | None = None,
-             metrics_export_port: int | None = None, log_to_driver: bool = True) -> None:
-    """Join ``address`` (or ``ray.address`` / RAY_ADDRESS), or start a local loopback cluster.
-
-    A local cluster binds to 127.0.0.1, caps the object store (``ray.object_store_memory``) and
-    runs with token auth disabled unless RAY_AUTH_MODE says otherwise. No-op when already initialised.
-    """
-    from arena.config import RayConfig
-
-    ray_env_defaults()
-    if ray.is_initialized():
-        return
-    rcfg = rcfg or RayConfig()
-    address = address or rcfg.address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, namespace=rcfg.namespace, log_to_driver=log_to_driver)
-        return
-    kwargs: dict[str, Any] = dict(
-        _node_ip_address=LOOPBACK, namespace=rcfg.namespace, num_cpus=num_cpus or rcfg.num_cpus,
-        num_gpus=num_gpus, object_store_memory=rcfg.object_store_memory, include_dashboard=include_dashboard,
-        log_to_driver=log_to_driver,
-    )
-    if include_dashboard:
-        kwargs.update(dashboard_host=LOOPBACK, dashboard_port=dashboard_port or 8265)
-    if metrics_export_port:
-        kwargs["_metrics_export_port"] = metrics_export_port
-    ray.init(**kwargs)
-
-
-def gpu_share(role: str, rcfg) -> float:
-    """``ray.num_gpus.<role>`` when the cluster has GPUs, else 0 (so the actor fits on CPUs)."""
-    fraction = float(getattr(rcfg.num_gpus, role))
-    return fraction if fraction and ray.cluster_resources().get("GPU", 0) > 0 else 0.0
-
-
-def wait_logged(ref, what: str, needs: dict[str, float], every_s: float = 60.0):
-    """``ray.get(ref)``, printing what is missing every ``every_s`` seconds while it waits.
-
-    A task that never starts is usually a resource shortage (e.g. Serve replicas holding the
-    logical CPUs of a 2-CPU cluster); the message says what the task asks for and what is free.
-    """
-    waited = 0.0
-    while True:
-        ready, _ = ray.wait([ref], timeout=every_s)
-        if ready:
-            return ray.get(ref)
-        waited += every_s
-        free = {k: round(v, 2) for k, v in ray.available_resources().items() if k in ("CPU", "GPU")}
-        print(f"warning: {what} still waiting after {waited:.0f}s; it needs "
-              f"{ {k: v for k, v in needs.items() if v} }, the cluster has {free} free "
-              "(more logical CPUs: ray start --num-cpus=N, or lower ray.trainer_cpus)", flush=True)
-
-
-def placement() -> dict[str, Any]:
-    """Where the calling worker runs and what it holds (for logs and the placement test)."""
-    ctx = ray.get_runtime_context()
-    import sys
-
-    torch = sys.modules.get("torch")  # reported when loaded; placement() itself loads nothing
-    return {"pid": os.getpid(), "node_id": ctx.get_node_id(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-            "resources": ctx.get_assigned_resources(), "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-            "torch_threads": torch.get_num_threads() if torch is not None else None}
-
-
-def use_worker_threads(rcfg) -> int:
-    """Set torch's threads in a campaign worker to ``ray.worker_threads`` (None = the node's cores).
-
-    Ray starts workers with OMP_NUM_THREADS = their CPU reservation (1 for the 0-CPU coordinator,
-    the 0.25-CPU actors and the 1-CPU trainer), but a campaign's stages run one after another
-    (attack, retrain, gate), so each stage may use the whole node. Measured on 2 cores: the
-    `make demo` baseline epoch took 576 s in a job at 1 thread, 371 s with this (336 s in-process).
-    Tune trials keep ``cpus_per_trial`` threads (they run concurrently). In a container,
-    ``os.cpu_count()`` may count the host's cores: set ``ray.worker_threads`` to the CPU limit.
-    """
-    import torch
-
-    threads = max(1, int(getattr(rcfg, "worker_threads", None) or os.cpu_count() or 1))
-    torch.set_num_threads(threads)
-    return threads
-
-
-def _actor_alive(name: str, namespace: str) -> bool:
-    try:
-        ray.get_actor(name, namespace=namespace)
-        return True
-    except ValueError:
-        return False
 
 
 # ============================================================================ actors
@@ -259,21 +153,16 @@ class RemoteStrategy:
             raise _unwrap(exc) from exc
 
 
-def train_challenger_task(cfg, out_dir: str, champion_version: str, texts: list[str], labels: list[float],
+def train_challenger_task(cfg, out_dir: str, champion_path: str, texts: list[str], labels: list[float],
                           val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                           progress: bool = False, rules: list[dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
-    """Warm-start the champion on the retrain set (``campaign.retrain``); save to OUT/models/round-N.
-
-    Runs as a Ray task with the trainer's GPU share; returns (folder, training result).
-    """
-    from arena.arena import train_warm_challenger
-    from arena.registry import Registry
-
+    """:func:`arena.arena.train_challenger` as a Ray task with the trainer's GPU share: the champion at
+    ``champion_path`` warm-started on the retrain set, saved to OUT/models/round-N.
+    Returns (folder, training result with the task's placement)."""
     use_worker_threads(cfg.ray)
-    _, path = Registry.from_config(cfg, out_dir).resolve(champion_version)
-    folder, result = train_warm_challenger(cfg, path, texts, labels, val_texts, val_labels,
-                                           Path(out_dir) / "models" / f"round-{rnd}", seed=seed,
-                                           rules=rules or (), progress=progress)
+    folder, result, _ = train_challenger(cfg, champion_path, texts, labels, val_texts, val_labels, seed=seed,
+                                         rules=rules or (), folder=Path(out_dir) / "models" / f"round-{rnd}",
+                                         progress=progress)
     return str(folder), {**result.to_dict(), "placement": placement()}
 
 
@@ -304,7 +193,8 @@ class RayServices(Services):
         else:
             task = ray.remote(train_challenger_task).options(
                 num_cpus=rc.trainer_cpus, num_gpus=gpu_share("trainer", rc), max_retries=1)
-            ref = task.remote(self.cfg, str(self.out), champion_version, texts, labels, val_texts, val_labels,
+            _, champion_path = self.registry.resolve(champion_version)  # once, here; the task gets the path
+            ref = task.remote(self.cfg, str(self.out), str(champion_path), texts, labels, val_texts, val_labels,
                               rnd, seed, False, list(rules))
             folder, info = wait_logged(ref, f"challenger training of round {rnd}",
                                        {"CPU": rc.trainer_cpus, "GPU": gpu_share("trainer", rc)})
@@ -378,7 +268,7 @@ class CoordinatorActor:
             print(f"warning: metrics not published: {exc!r}", flush=True)
 
     def _publish(self, row: dict[str, Any], state: dict[str, Any], count_promotion: bool) -> None:
-        from arena.serve import metrics as m
+        from arena import prometheus as m
 
         if self._board is None:
             self._board = m.GaugeBoard()
@@ -427,19 +317,6 @@ class CampaignHandle:
                 pass
 
 
-def pin_tracking(cfg, out_dir: str | os.PathLike):
-    """A copy of ``cfg`` whose ``tracking.uri`` is explicit (``Registry.from_config``'s precedence).
-
-    Actors may run in reused worker processes whose environment another registry changed (mlflow
-    exports MLFLOW_TRACKING_URI), so the campaign's URI travels in the config instead.
-    """
-    from arena.registry import default_tracking_uri
-
-    cfg = cfg.model_copy(deep=True)
-    cfg.tracking.uri = cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out_dir)
-    return cfg
-
-
 def campaign_key(out_dir: str | os.PathLike) -> str:
     return hashlib.sha1(str(Path(out_dir).resolve()).encode()).hexdigest()[:10]
 
@@ -458,7 +335,7 @@ def launch_campaign(cfg, out_dir: str | os.PathLike, rounds: int | None = None, 
     rc = cfg.ray
     key = key or campaign_key(out)
     names = {role: f"arena-{role}-{key}" for role in ROLES}
-    busy = [n for n in names.values() if _actor_alive(n, rc.namespace)]
+    busy = [n for n in names.values() if actor_alive(n, rc.namespace)]
     if busy:
         raise ArenaError(f"a campaign is already running on {out} (actors {', '.join(busy)} are alive)")
     common = dict(namespace=rc.namespace, max_restarts=rc.max_restarts, max_task_retries=rc.max_task_retries)

@@ -34,6 +34,23 @@ def default_tracking_uri(out_dir: str | os.PathLike) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
 
 
+def tracking_uri(cfg, out_dir: str | os.PathLike) -> str:
+    """The tracking URI of a campaign on OUT, in the one order of precedence: ``tracking.uri`` in the
+    config, else MLFLOW_TRACKING_URI, else OUT/mlflow.db."""
+    return cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out_dir)
+
+
+def pin_tracking(cfg, out_dir: str | os.PathLike):
+    """A copy of ``cfg`` whose ``tracking.uri`` is explicit (``Registry.from_config``'s precedence).
+
+    Actors may run in reused worker processes whose environment another registry changed (mlflow
+    exports MLFLOW_TRACKING_URI), so the campaign's URI travels in the config instead.
+    """
+    cfg = cfg.model_copy(deep=True)
+    cfg.tracking.uri = tracking_uri(cfg, out_dir)
+    return cfg
+
+
 ARTIFACTS_DIR = "mlartifacts"
 
 
@@ -197,7 +214,7 @@ class Registry:
     @classmethod
     def from_config(cls, cfg, out_dir: str | os.PathLike) -> Registry:
         out = Path(out_dir)
-        uri = cfg.tracking.uri or os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(out)
+        uri = tracking_uri(cfg, out)
         artifacts = (out.resolve() / ARTIFACTS_DIR).as_uri() if uri.startswith("sqlite:") else None
         if uri.startswith("sqlite:"):
             out.mkdir(parents=True, exist_ok=True)

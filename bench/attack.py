@@ -39,6 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, pct  # noqa: E402
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -181,10 +184,6 @@ def run_strategy(name: str, strategy, texts: list, importances: list, seed: int,
 
 
 # ============================================================================ outputs
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
-
-
 def _num(x: float | None, fmt: str = ".0f") -> str:
     return "n/a" if x is None else format(x, fmt)
 
@@ -207,8 +206,8 @@ def markdown(result: dict[str, Any]) -> str:
     for row in result["strategies"]:
         name = f"`{row['strategy']}`" + (" (recipe)" if row["kind"] == "recipe" else "")
         lines.append(
-            f"| {name} | {row['family']} | {row['texts']} | {_pct(row['success_rate'])} | "
-            f"{_pct(row['validity_rate'])} | {_num(row['ms_per_attack'])} | "
+            f"| {name} | {row['family']} | {row['texts']} | {pct(row['success_rate'])} | "
+            f"{pct(row['validity_rate'])} | {_num(row['ms_per_attack'])} | "
             f"{_num(row['ms_per_attack_without_importance'])} | {_num(row['queries_per_attack'], '.1f')} |"
         )
     for skip in result.get("skipped", []):
@@ -354,10 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         "skipped": skipped,
         "llm": llm_info,
         "llm_throughput": llm_throughput(out),
-        "machine": {"note": machine_note(torch.get_num_threads()), "cpus": os.cpu_count(),
-                    "torch_threads": torch.get_num_threads(),
-                    "python": platform.python_version(), "torch": torch.__version__,
-                    "load_average_at_end": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
+        "machine": machine_info(note=machine_note(torch.get_num_threads())),
         "wall_s": time.perf_counter() - t_start,
     }
     (out / "attack.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -369,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     thr = result["llm_throughput"] or {}
     print(
         f"attack: {len(rows)} strategies on {len(texts)} flagged toxic test tweets; "
-        + (f"best {top['strategy']} {_pct(top['success_rate'])}, " if top else "")
-        + (f"median {_pct(statistics.median(rates))}; " if rates else "")
-        + (f"llm_rewrite {llm_row['successes']}/{llm_row['texts']} (validity {_pct(llm_row['validity_rate'])}); "
+        + (f"best {top['strategy']} {pct(top['success_rate'])}, " if top else "")
+        + (f"median {pct(statistics.median(rates))}; " if rates else "")
+        + (f"llm_rewrite {llm_row['successes']}/{llm_row['texts']} (validity {pct(llm_row['validity_rate'])}); "
            if llm_row else "llm_rewrite skipped; ")
         + (f"llama.cpp/transformers {thr['ratio_tokens_per_s']:.2f}x tokens/s; " if "ratio_tokens_per_s" in thr else "")
         + f"{result['wall_s']:.0f}s -> {out / 'attack.json'}, {out / 'attack.md'}"

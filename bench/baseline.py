@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -31,7 +33,6 @@ def main() -> int:
                     "a campaign from it) instead of a temporary folder")
     args = ap.parse_args()
 
-    import torch
 
     from arena.baseline import train_baseline
     from arena.config import load_config
@@ -60,9 +61,7 @@ def main() -> int:
         "n_test": m["n"],
         "total_wall_s": total,
         "trainable_params": m["trainable_params"],
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                    "load_avg_at_end": os.getloadavg(),
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "machine": machine_info(),
         "targets": {"test_macro_f1": 0.80, "train_wall_s": 480},
     }
     out = Path(args.out)

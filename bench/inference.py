@@ -37,13 +37,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -334,15 +336,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "methods": results,
         "speedup_serving_vs_pipeline_bs1": round(p1["wall_s_best"] / s["wall_s_best"], 2),
         "speedup_serving_vs_pipeline_bs32": round(p32["wall_s_best"] / s["wall_s_best"], 2),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "load_avg_start": [round(x, 2) for x in load_start],
-            "load_avg_end": [round(x, 2) for x in load_end],
-        },
+        "machine": machine_info(load_avg_start=[round(x, 2) for x in load_start]),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")

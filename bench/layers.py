@@ -58,13 +58,13 @@ def main() -> int:
         cfg = load_config(args.config, args.set)
         camp = Campaign(cfg, scratch, progress=False)
         camp.records.discard_incomplete()
-        state = json.loads((scratch / "state.json").read_text())
-        rounds = {r["round"]: r for r in state["rounds"]}
+        state = camp.load_state()
+        rounds = {r["round"]: r for r in state.rounds}
         if args.round not in rounds:
             print(f"error: round {args.round} is not complete in {run} (complete: {sorted(rounds)})", file=sys.stderr)
             return 2
         champion = rounds[args.round]["champion_version"]
-        state["champion_version"] = champion
+        state.champion_version = champion
         for p in (scratch / "records").glob("round=*"):  # later rounds must not leak into the mined rules
             if int(p.name.split("=")[1]) > args.round:
                 shutil.rmtree(p)
@@ -74,10 +74,10 @@ def main() -> int:
         d = Defender.load(path)
         thr = float(d.spec.threshold)
         canon, champ_rules = d.canonicalizer, d.rules
-        frozen = state["frozen"]
-        attacked = [x["attacked"] for x in frozen]
-        strategies = [x["strategy"] for x in frozen]
-        benign = [x["attacked"] for x in state["benign"]]
+        frozen = state.frozen
+        attacked = [x.attacked for x in frozen]
+        strategies = [x.strategy for x in frozen]
+        benign = [x.attacked for x in state.benign]
         test = splits["test"]
         layers = {"model": (None, RuleSet()), "canonicaliser": (canon, RuleSet()), "champion": (canon, champ_rules),
                   "+mined": (canon, champ_rules.merged(ts.rules))}

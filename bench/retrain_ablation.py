@@ -64,14 +64,13 @@ def main() -> int:
         cfg = load_config(args.config, args.set)
         camp = Campaign(cfg, scratch, progress=False)
         camp.records.discard_incomplete()
-        state = json.loads((scratch / "state.json").read_text())
-        rounds = {r["round"]: r for r in state["rounds"]}
+        state = camp.load_state()
+        rounds = {r["round"]: r for r in state.rounds}
         if args.round not in rounds:
             print(f"error: round {args.round} is not complete in {run} (complete: {sorted(rounds)})", file=sys.stderr)
             return 2
         champion = rounds[args.round]["champion_version"]
-        state["champion_version"] = champion
-        camp.threshold = float(state.get("threshold", cfg.defender.threshold))
+        state.champion_version = champion
         splits = load_splits(cfg)
         # the records of rounds after --round must not leak into its training set
         later = [p for p in (scratch / "records").glob("round=*") if int(p.name.split("=")[1]) > args.round]
@@ -83,7 +82,7 @@ def main() -> int:
         if args.flagged_only:
             rows = camp.records.read(pools=["train"], complete_only=False).to_pylist()
             original = {r["attacked"]: r["original"] for r in rows if r["evaded"]}
-            thr = camp._threshold_of(champion)
+            thr = camp.threshold_of(champion)
             origs = sorted({original[t] for t in texts if t in original})
             flagged = dict(zip(origs, camp.services.scorer(champion).score(origs), strict=True))
             keep = [i for i, t in enumerate(texts) if t not in original or flagged[original[t]] >= thr]
@@ -92,7 +91,7 @@ def main() -> int:
         challenger = camp.train_challenger(state, args.round, ts, splits, tags={"ablation": "1"})
         selection = None
         if args.select:
-            if not state.get("val_probe"):
+            if not state.val_probe:
                 print(f"error: {run}/state.json has no val probe (a campaign from before it)", file=sys.stderr)
                 return 2
             picked, selection = camp.select_challenger(state, args.round, ts, challenger, splits)
@@ -101,9 +100,9 @@ def main() -> int:
         champ_ev = camp.evaluate(champion, state, splits)
         chall_ev = camp.evaluate(challenger, state, splits)
         decision = camp.gate(champ_ev, chall_ev, state, args.round)
-        metrics = camp._metrics(chall_ev, state)
+        metrics = camp.metrics_of(chall_ev, state)
         probe = None
-        if state.get("val_probe"):  # the val-side numbers the loop picks its challenger on
+        if state.val_probe:  # the val-side numbers the loop picks its challenger on
             pc, pn = camp.probe(champion, state), camp.probe(challenger, state)
             probe = {"champion": pc.to_dict(), "challenger": pn.to_dict(),
                      "delta": {"detection": round(pn.detection - pc.detection, 6), "fpr": round(pn.fpr - pc.fpr, 6),

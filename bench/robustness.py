@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info, pct  # noqa: E402
 
 PEERS = ("peer:alt-profanity-check", "peer:better-profanity")
 
@@ -50,9 +51,6 @@ def _table(result: dict, labels: dict[str, str]) -> str:
         if r["strategy"] not in strategies:
             strategies.append(r["strategy"])
     cell = {(r["model"], r["strategy"]): r for r in rows}
-
-    def pct(x) -> str:
-        return "n/a" if x is None else f"{100 * x:.1f}%"
 
     head = "| strategy | family | " + " | ".join(f"{labels.get(m, m)} det / FPR" for m in models) + " |"
     out = [head, "| --- | --- | " + " | ".join("---:" for _ in models) + " |"]
@@ -97,8 +95,7 @@ def main() -> int:
     result["benchmark"] = {
         "name": "robustness", "command": cmd, "wall_s": wall, "run": str(run),
         "round0_version": first, "final_version": final,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "load_avg_at_end": list(os.getloadavg())},
+        "machine": machine_info(),
     }
     out = Path(args.out)
     write_result(result, out / "robustness.json")

@@ -22,12 +22,14 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import socket
 import statistics
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine_info  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_CLIENTS, MAX_LOAD_S = 16, 60.0
@@ -187,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
 
     for k, v in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}.items():
         os.environ.setdefault(k, v)
-    from arena.actors import init_ray
     from arena.baseline import load_splits, train_baseline
+    from arena.cluster import init_ray
     from arena.config import load_config
 
     cfg = load_config(args.config)
@@ -214,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
               "texts_per_request": args.texts_per_request, "duration_s_per_mode": args.duration,
               "threads": args.threads, "runtime": args.runtime, "defender_num_cpus": 1,
               "command": "python " + " ".join([str(Path(sys.argv[0]))] + (argv if argv is not None else sys.argv[1:])),
-              "machine": {
-                  "cpus": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0],
-                  "load_avg_1m": round(os.getloadavg()[0], 2)},
+              "machine": machine_info(),
               "model": {"out": str(Path(args.out).resolve()), "trained_here_on": args.train,
                         "base": "all-MiniLM-L6-v2", "max_length": cfg.defender.max_length}, "results": results}
     Path(args.result).parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from arena.actors import init_ray, ray_env_defaults, run_campaign
+    from arena.actors import run_campaign
+    from arena.cluster import init_ray, ray_env_defaults
     from arena.config import load_config
 
     args = build_parser().parse_args(argv)

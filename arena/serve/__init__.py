@@ -47,7 +47,7 @@ def run_cli(config_path: str, blocking: bool = True, timeout: float = 600.0) -> 
     from ray import serve
     from ray.serve.scripts import run as serve_run
 
-    from arena.actors import init_ray
+    from arena.cluster import init_ray
     from arena.errors import ConfigError
 
     path = Path(config_path)

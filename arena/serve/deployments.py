@@ -20,7 +20,7 @@ from typing import Any
 
 from ray import serve
 
-from arena.serve import metrics as m
+from arena import prometheus as m
 from arena.serve.api import ALL, ApiError, ApiSettings, create_api
 from arena.serve.battles import BattleManager
 from arena.serve.schemas import AppArgs, AttackRequest, BattleRequest

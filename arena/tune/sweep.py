@@ -15,7 +15,6 @@ Tune's own files (results, checkpoints) stay under OUT/tune/round-N-xxxxxx.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -82,17 +81,17 @@ def run_sweep(cfg, out_dir, champion_version: str, texts: list[str], labels: lis
               parent_run_id: str | None = None, progress: bool = False,
               rules: list[dict[str, Any]] | None = None) -> SweepResult:
     """Sweep, then copy the best trial's best checkpoint to OUT/models/round-``rnd``."""
-    from arena.actors import pin_tracking
-    from arena.registry import Registry
+    from arena.defend import Defender
+    from arena.registry import Registry, pin_tracking
 
     tc = cfg.ray.tune
     out = Path(out_dir).resolve()
     cfg = pin_tracking(cfg, out)  # trials run in other processes: no reliance on their environment
     registry = Registry.from_config(cfg, out)
     _, champion_path = registry.resolve(champion_version)
-    champion_lora = json.loads((Path(champion_path) / "defender.json").read_text()).get("lora") or None
+    champion_lora = Defender.read_spec(champion_path).lora or None
     threads = max(1, math.floor(tc.cpus_per_trial))
-    job = SweepJob(cfg, str(out), str(champion_version), list(texts), list(labels), list(val_texts),
+    job = SweepJob(cfg, str(out), str(champion_path), list(texts), list(labels), list(val_texts),
                    list(val_labels), seed, threads, list(rules or []))
     has_gpu = ray.cluster_resources().get("GPU", 0) > 0
     gpus = (tc.gpus_per_trial if tc.gpus_per_trial is not None else cfg.ray.num_gpus.trainer) if has_gpu else 0

@@ -30,7 +30,7 @@ _cluster: Cluster | None = None
 def _start_cluster() -> Cluster:
     global _cluster
     if _cluster is None:
-        from arena.actors import init_ray
+        from arena.cluster import init_ray
         from arena.config import RayConfig
 
         dash, metrics = free_port(), free_port()

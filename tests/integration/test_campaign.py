@@ -28,6 +28,10 @@ class Interrupt(Exception):
     pass
 
 
+#: the frozen and benign suites as state.json held them after rounds 0 and 1, before the interruption
+SUITES_AFTER_ROUND_1: dict[str, list[dict]] = {}
+
+
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
     """Round 0 and 1 run, then round 2 is interrupted mid-round (after its attack records are
@@ -37,6 +41,8 @@ def campaign(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
     Campaign(cfg, out, progress=False).run(rounds=1)
     first = json.loads((out / "summary.json").read_text())
     assert [r["round"] for r in first["rounds"]] == [0, 1]
+    saved = json.loads((out / "state.json").read_text())
+    SUITES_AFTER_ROUND_1.update(frozen=saved["frozen"], benign=saved["benign"])
 
     # interrupt round 2 after its records are on disk, before it is marked complete
     c = Campaign(cfg, out, progress=False)
@@ -152,11 +158,35 @@ def test_no_eval_text_or_perturbation_in_any_training_set(campaign: Path):
 
 
 def test_frozen_suite_is_fixed(campaign: Path, repo_root: Path, tmp_path: Path):
+    """Built once at round 0 and never rebuilt (not by a later round, not by an interruption and a
+    resume): every item is a real attack on an eval-pool text, and every round re-scores all of it."""
     state = json.loads((campaign / "state.json").read_text())
+    assert SUITES_AFTER_ROUND_1, "the campaign fixture did not snapshot the suites"
+    assert state["frozen"] == SUITES_AFTER_ROUND_1["frozen"]  # item by item: text, attack, seed, params
+    assert state["benign"] == SUITES_AFTER_ROUND_1["benign"]
+    summary = json.loads((campaign / "summary.json").read_text())
+    heldout = summary["heldout_strategies"]
+    assert "phonetic" in heldout and "leet" not in heldout and "homoglyph" not in heldout  # word family
+    eval_pool = dict(map(tuple, state["pools"]["eval"]))
+    benign_pool = dict(map(tuple, state["pools"]["benign"]))
+    for suite, pool in (("frozen", eval_pool), ("benign", benign_pool)):
+        items = state[suite]
+        keys = [(x["text_id"], x["strategy"]) for x in items]
+        assert len(keys) == len(set(keys)), f"{suite}: a strategy attacked the same text twice"
+        for x in items:
+            assert pool[x["text_id"]] == x["original"], f"{suite}: {x['text_id']} is not its pool's text"
+            assert x["attacked"] != x["original"] and 0.0 < x["validity"] <= 1.0, x
     strategies = {x["strategy"] for x in state["frozen"]}
     assert {"homoglyph", "leet"} <= strategies
-    heldout = json.loads((campaign / "summary.json").read_text())["heldout_strategies"]
-    assert "phonetic" in heldout and "leet" not in heldout and "homoglyph" not in heldout  # word family
+    assert strategies <= set(summary["train_strategies"]) | set(heldout)
+    frozen_ids = {x["text_id"] for x in state["frozen"]}
+    assert frozen_ids <= set(eval_pool)
+    # every round (and every gated challenger) is measured on exactly this suite
+    trained = {x["strategy"] for x in state["frozen"] if x["strategy"] not in heldout}
+    for r in summary["rounds"]:
+        assert set(r["per_strategy_detection"]) == strategies
+        n_trained = sum(1 for x in state["frozen"] if x["strategy"] in trained)
+        assert round(r["frozen_detection"] * n_trained) == pytest.approx(r["frozen_detection"] * n_trained, abs=1e-6)
 
 
 def test_champion_history_and_report(campaign: Path):

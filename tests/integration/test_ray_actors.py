@@ -16,7 +16,8 @@ def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
     import ray
     from ray.exceptions import GetTimeoutError
 
-    from arena.actors import AttackerActor, DefenderActor, gpu_share, placement
+    from arena.actors import AttackerActor, DefenderActor
+    from arena.cluster import gpu_share, placement
 
     rc = tiny_config().ray
     assert ray.cluster_resources()["GPU"] == 1  # the fake GPU of the session cluster
@@ -55,7 +56,7 @@ def test_roles_share_one_gpu_by_fractions(ray_cluster, tmp_path):
 def test_cpu_only_cluster_asks_for_no_gpu(monkeypatch):
     import ray
 
-    from arena.actors import gpu_share
+    from arena.cluster import gpu_share
 
     monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 2.0})
     rc = tiny_config().ray
