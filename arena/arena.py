@@ -1164,61 +1164,13 @@ class Attacker:
                scorer, n: int, targeted: bool,
                importance: dict[str, Any] | None = None,
                prefer: str = "low") -> list[tuple[int, Candidate | None, int]]:
-        """Attack each (text_id, text) once with its strategy; return (index, best valid candidate, queries).
-
-        Targeting: delete-one word importance through ``scorer`` (black-box), top words first.
-        All candidates of all texts are validated together and scored in one batched call. The best
-        candidate is the one ``scorer`` scores lowest (an evasion), or highest with ``prefer="high"``
-        (a hard negative: the perturbation of a non-toxic text that comes closest to being flagged).
-        ``importance`` caches word importance per text across calls with the same scorer (default:
-        the cache for the scorer's defender version, see :meth:`importance_for`).
-        """
-        from arena.attack import validate, word_importance_many
-
+        """Attack each (text_id, text) once with its strategy: :meth:`AttackPipeline.attack_many`, with
+        word importance cached per text across calls with the same scorer (``importance``; default:
+        the cache for the scorer's defender version, see :meth:`importance_for`). Returns (index,
+        best valid candidate, queries); ``prefer="high"`` keeps the highest-scored (a hard negative)."""
         if importance is None:
             importance = self.importance_for(scorer) if targeted else {}
-        if targeted and scorer is not None:  # every missing text's deletions in one batched call
-            missing = list(dict.fromkeys(t for _, t in items if t not in importance))
-            importance.update(zip(missing, word_importance_many(missing, scorer,
-                                                                max_words=self.pipeline.importance_words),
-                                  strict=True))
-        rules = self.rules()
-        budget = self.cfg.attack.budget
-        cands: list[tuple[int, Candidate]] = []
-        queries = [0] * len(items)
-        for k, (_, text) in enumerate(items):
-            targets = None
-            if targeted and scorer is not None:
-                imp = importance[text]
-                targets, queries[k] = imp.order, imp.queries
-            strat = self.strategy(strategy_of(k))
-            try:
-                out = strat(text, random.Random(seed * 1_000_003 + k).getrandbits(63), budget, n, targets)
-            except ArenaError:
-                raise
-            except Exception as exc:  # a strategy bug must not kill a campaign; it is reported
-                self.log(f"warning: {strat.name} failed on one text: {exc!r}")
-                out = []
-            cands.extend((k, c) for c in out)
-        checked = validate([c for _, c in cands], rules) if cands else []
-        valid: list[tuple[int, Candidate]] = []
-        left = [self.pipeline.query_budget - q for q in queries]  # what the query budget leaves each attack
-        for (k, _), c in zip(cands, checked, strict=True):
-            if c.valid and (scorer is None or left[k] > 0):
-                valid.append((k, c))
-                left[k] -= 1
-        best: dict[int, Candidate] = {}
-        if scorer is None:  # untargeted (benign suite): the first valid candidate of each text
-            for k, c in valid:
-                best.setdefault(k, c)
-        elif valid:
-            scores = scorer.score([c.text for _, c in valid])
-            sign = -1.0 if prefer == "high" else 1.0
-            for (k, c), s in zip(valid, scores, strict=True):
-                queries[k] += 1
-                if k not in best or sign * s < sign * best[k].score:
-                    best[k] = Candidate(**{**c.to_dict(), "score": float(s)})
-        return [(k, best.get(k), queries[k]) for k in range(len(items))]
+        return self.pipeline.attack_many(items, strategy_of, seed, scorer, n, targeted, importance, prefer, self.log)
 
     def importance_for(self, scorer) -> dict[str, Any]:
         """Word importance per text for ``scorer``'s defender version.

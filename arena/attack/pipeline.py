@@ -34,7 +34,7 @@ from typing import Any
 
 from arena.attack.constraints import ValidityRules, validate
 from arena.attack.registry import get_strategy, list_strategies
-from arena.attack.search import word_importance
+from arena.attack.search import word_importance, word_importance_many
 from arena.errors import ConfigError
 from arena.types import Candidate
 
@@ -140,10 +140,13 @@ class AttackPipeline:
     def strategy(self, name: str):
         """The strategy ``name``, built once (LLM strategies get :func:`llm_params`)."""
         if name not in self._built:
-            infos = {i.name: i for i in list_strategies()}
-            if name not in infos:
-                raise ConfigError(f"unknown strategy {name!r} (see `arena attack --list`)")
-            params = llm_params(self.llm) if self.llm is not None and "llm" in infos[name].families else {}
+            families = self.family_sets.get(name)
+            if families is None:  # a strategy outside the pipeline's own (e.g. a recipe asked for by name)
+                infos = {i.name: i for i in list_strategies()}
+                if name not in infos:
+                    raise ConfigError(f"unknown strategy {name!r} (see `arena attack --list`)")
+                families = set(infos[name].families)
+            params = llm_params(self.llm) if self.llm is not None and "llm" in families else {}
             self._built[name] = (self.factory or (lambda n, p: get_strategy(n, **p)))(name, params)
         return self._built[name]
 
@@ -181,15 +184,85 @@ class AttackPipeline:
         checked = self.candidates(text, seed, n, targets, strategies, budget)
         if scorer is None:
             return TextAttackResult(text, None, checked, 0)
-        per_strategy: dict[str, int] = {}
-        valid: list[Candidate] = []
-        for c in checked:  # each strategy's candidates within what the budget leaves after importance
-            if c.valid and per_strategy.get(c.strategy, 0) < self.query_budget - queries:
-                per_strategy[c.strategy] = per_strategy.get(c.strategy, 0) + 1
-                valid.append(c)
+        # one attack per strategy here: each gets what the budget leaves after the shared importance pass
+        left = {c.strategy: self.query_budget - queries for c in checked}
+        valid = [c for _, c in within_budget([(c.strategy, c) for c in checked], left)]
         scores = [float(s) for s in scorer.score([c.text for c in valid])] if valid else []
         scored_ids = {id(c) for c in valid}
         scored = sorted((Candidate(**{**c.to_dict(), "score": s}) for c, s in zip(valid, scores, strict=True)),
                         key=lambda c: c.score)
         rest = [c for c in checked if id(c) not in scored_ids]
         return TextAttackResult(text, base, scored + rest, queries + len(valid))
+
+    def attack_many(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
+                    scorer, n: int, targeted: bool, importance: dict[str, Any] | None = None,
+                    prefer: str = "low", log: Callable[[str], None] | None = None,
+                    ) -> list[tuple[int, Candidate | None, int]]:
+        """Attack each (text_id, text) once with its strategy ``strategy_of(k)``; return
+        (index, best valid candidate, queries) per item. The campaign's batched form of :meth:`attack_text`.
+
+        Targeting (``targeted`` and a ``scorer``): delete-one word importance through ``scorer``,
+        top words first, taken from ``importance`` (text -> WordImportance; missing texts are
+        computed in one batched call and added). All candidates of all texts are validated together
+        and scored in one call, each attack's within what the query budget leaves it. The best is
+        the lowest-scored candidate (an evasion), or the highest with ``prefer="high"`` (a hard
+        negative). Without a ``scorer``: the first valid candidate of each text. A strategy that
+        raises anything but an ArenaError is reported through ``log`` and yields nothing.
+        """
+        import random
+
+        from arena.errors import ArenaError
+
+        importance = {} if importance is None else importance
+        if targeted and scorer is not None:  # every missing text's deletions in one batched call
+            missing = list(dict.fromkeys(t for _, t in items if t not in importance))
+            importance.update(zip(missing, word_importance_many(missing, scorer, max_words=self.importance_words),
+                                  strict=True))
+        cands: list[tuple[int, Candidate]] = []
+        queries = [0] * len(items)
+        for k, (_, text) in enumerate(items):
+            targets = None
+            if targeted and scorer is not None:
+                imp = importance[text]
+                targets, queries[k] = imp.order, imp.queries
+            strat = self.strategy(strategy_of(k))
+            try:
+                out = strat(text, random.Random(seed * 1_000_003 + k).getrandbits(63), self.budget, n, targets)
+            except ArenaError:
+                raise
+            except Exception as exc:  # a strategy bug must not kill a campaign; it is reported
+                if log is not None:
+                    log(f"warning: {strat.name} failed on one text: {exc!r}")
+                out = []
+            cands.extend((k, c) for c in out)
+        checked = validate([c for _, c in cands], self.rules) if cands else []
+        keyed = [(k, c) for (k, _), c in zip(cands, checked, strict=True)]
+        if scorer is None:  # untargeted (benign suite): the first valid candidate of each text
+            best: dict[int, Candidate] = {}
+            for k, c in keyed:
+                if c.valid:
+                    best.setdefault(k, c)
+            return [(k, best.get(k), queries[k]) for k in range(len(items))]
+        valid = within_budget(keyed, {k: self.query_budget - q for k, q in enumerate(queries)})
+        best = {}
+        if valid:
+            scores = scorer.score([c.text for _, c in valid])
+            sign = -1.0 if prefer == "high" else 1.0
+            for (k, c), sc in zip(valid, scores, strict=True):
+                queries[k] += 1
+                if k not in best or sign * sc < sign * best[k].score:
+                    best[k] = Candidate(**{**c.to_dict(), "score": float(sc)})
+        return [(k, best.get(k), queries[k]) for k in range(len(items))]
+
+
+def within_budget(keyed: Sequence[tuple[Any, Candidate]], left: dict[Any, int]) -> list[tuple[Any, Candidate]]:
+    """The valid candidates the query budget lets each attack score: ``keyed`` is (attack key,
+    candidate) in generation order, ``left[key]`` the queries that attack has left (spent here).
+    The one place the per-attack cap is applied (:meth:`AttackPipeline.attack_text` and
+    :meth:`AttackPipeline.attack_many`)."""
+    out = []
+    for key, c in keyed:
+        if c.valid and left.get(key, 0) > 0:
+            out.append((key, c))
+            left[key] -= 1
+    return out

@@ -105,6 +105,22 @@ def test_campaign_attacker_honours_query_budget_and_search():
     assert not Attacker(cfg, ["leet"], progress=False).pipeline.targeted
 
 
+def test_batched_attacks_share_the_one_per_attack_cap():
+    """attack_many (the campaign's batched form) caps each attack as attack_text does: the text's
+    importance queries plus at most what the budget leaves for its scored candidates."""
+    pipe = AttackPipeline.from_config(load_config(None, ["attack.query_budget=14"]), ["homoglyph"])
+    scorer = CountingScorer()
+    items = [("a", TEXT), ("b", TEXT.replace("moron", "clown"))]
+    results = pipe.attack_many(items, lambda k: "homoglyph", 3, scorer, n=6, targeted=True)
+    one = pipe.attack_text(TEXT, CountingScorer(), seed=1, n=6)
+    assert sum(c.valid for c in one.candidates) > 3  # so the cap binds
+    assert [q for _, _, q in results] == [14, 14]  # 11 importance queries + 3 candidates each
+    assert scorer.queries == 28 and all(c is not None and c.score is not None for _, c, _ in results)
+    # untargeted, no scorer: the first valid candidate of each text, nothing queried
+    results = pipe.attack_many(items, lambda k: "homoglyph", 3, None, n=2, targeted=False)
+    assert [q for _, _, q in results] == [0, 0] and all(c is not None and c.valid for _, c, _ in results)
+
+
 def test_constraints_and_llm_params_come_from_config():
     cfg = load_config(None, ["attack.max_edit_ratio=0.05", "attack.llm.backend=openai",
                              "attack.llm.model=m", "attack.llm.base_url=http://127.0.0.1:1/v1"])
