@@ -45,7 +45,7 @@ from typing import Any
 
 from arena.errors import ArenaError, ConfigError
 from arena.gate import GateInput, decide
-from arena.records import RecordStore, atomic_write_text
+from arena.records import Attempt, RecordStore, atomic_write_text
 from arena.review import rejected_texts, review_stats
 from arena.types import Candidate
 
@@ -293,8 +293,10 @@ class Campaign:
                              "for training (is the champion trained? see OUT/metrics.json)")
 
         # the frozen suite: every strategy once per eval text, fixed seed, targeted at the baseline
-        frozen = self.attacker.build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite")
-        benign = self.attacker.build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite")
+        frozen = self.attacker.build_suite(pools.eval, scorer, seed=seed + 1, targeted=True, desc="frozen suite",
+                                           kind="frozen", label=1)
+        benign = self.attacker.build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite",
+                                           kind="benign", label=0)
         val_probe = self._build_val_probe(splits, champion, seed) if cfg.campaign.retrain.select_on_val else None
         state = CampaignState(
             campaign_id=campaign_id, baseline_version=champion, champion_version=champion, next_round=0,
@@ -344,7 +346,7 @@ class Campaign:
             self.log("val probe: the val split lacks flagged toxic or non-toxic texts; challengers are not pre-selected")
             return None
         toxic = self.attacker.build_suite(rng.sample(tox, min(cc.val_probe_size, len(tox))), scorer, seed=seed + 5,
-                                          targeted=True, desc="val probe", strategies=names)
+                                          targeted=True, desc="val probe", strategies=names, kind="val_probe", label=1)
         # benign: many texts, one strategy each (round robin), so that one text flipping moves the FPR
         # by 1/n and not by (strategies)/n as it would if every strategy rewrote the same few texts
         ben_pool = rng.sample(ben, min(cc.val_probe_benign, len(ben)))
@@ -423,15 +425,15 @@ class Campaign:
                 if pool_name == "live":
                     live_success.append(evaded)
                     per_strategy.setdefault(arms[k], []).append(evaded)
-                rows.append(dict(
+                rows.append(Attempt(
                     campaign_id=state.campaign_id, round=rnd, pool=pool_name, text_id=text_id,
                     strategy=arms[k], family=self.families[arms[k]],
-                    params=_jsonable(cand.params) if cand else {}, seed=int(cand.seed or 0) if cand else 0,
+                    params=cand.params if cand else {}, seed=int(cand.seed or 0) if cand else 0,
                     original=text, attacked=cand.text if cand else None, label=1,
                     validity=cand.validity if cand else None, valid=bool(cand and cand.valid),
                     defender_version=version, score=cand.score if cand else None, evaded=evaded,
                     queries=queries,
-                ))
+                ).to_row())
             setattr(state, bandit_key, bandit.to_dict())
         success = _mean(live_success) if live_success else None
         return rows, success, {k: _mean(v) for k, v in sorted(per_strategy.items())}
@@ -779,21 +781,6 @@ class Pools:
 
 
 @dataclass
-class SuiteItem:
-    """One frozen attack: a strategy applied once, with a fixed seed, to one pool text."""
-
-    text_id: str
-    strategy: str
-    family: str
-    original: str
-    attacked: str
-    validity: float
-    params: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-
-
-
-@dataclass
 class Evaluation:
     """One defender measured on everything the gate and the summary need."""
 
@@ -819,8 +806,8 @@ class CampaignState:
     champion_version: str
     next_round: int
     pools: Pools
-    frozen: list[SuiteItem]  # the frozen suite: built once, re-scored by every champion
-    benign: list[SuiteItem]  # the benign-perturbed suite
+    frozen: list[Attempt]  # the frozen suite: built once, re-scored by every champion
+    benign: list[Attempt]  # the benign-perturbed suite
     val_probe: dict[str, Any] | None  # val texts only (Campaign._build_val_probe)
     bandit_live: dict[str, Any]  # ThompsonBandit.to_dict() of the live (eval-pool) attacks
     bandit_train: dict[str, Any]  # ... and of the attack-train pool's
@@ -832,7 +819,7 @@ class CampaignState:
     def to_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         d["pools"] = self.pools.to_dict()
-        d["frozen"], d["benign"] = [vars(x) for x in self.frozen], [vars(x) for x in self.benign]
+        d["frozen"], d["benign"] = [x.to_dict() for x in self.frozen], [x.to_dict() for x in self.benign]
         for k in ("baseline_eval", "champion_eval"):
             d[k] = None if d[k] is None else vars(d[k])
         return d
@@ -842,8 +829,8 @@ class CampaignState:
         """From the JSON of state.json (keys of older versions, such as ``threshold``, are ignored)."""
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         known["pools"] = Pools.from_dict(d["pools"])
-        known["frozen"] = [SuiteItem(**x) for x in d["frozen"]]
-        known["benign"] = [SuiteItem(**x) for x in d["benign"]]
+        known["frozen"] = [Attempt.from_dict(x) for x in d["frozen"]]
+        known["benign"] = [Attempt.from_dict(x) for x in d["benign"]]
         for k in ("baseline_eval", "champion_eval"):
             known[k] = Evaluation(**d[k]) if d.get(k) else None
         return cls(**known)
@@ -1188,11 +1175,13 @@ class Attacker:
         return self._importance[1]
 
     def build_suite(self, pool, scorer, seed: int, targeted: bool, desc: str,
-                    strategies: Sequence[str] | None = None) -> list[SuiteItem]:
-        """Every strategy (or ``strategies``) once per pool text (the LLM on the first ``campaign.llm_suite_texts``)."""
+                    strategies: Sequence[str] | None = None, *, kind: str | None = None,
+                    label: int | None = None) -> list[Attempt]:
+        """Every strategy (or ``strategies``) once per pool text (the LLM on the first ``campaign.llm_suite_texts``):
+        an :class:`Attempt` per valid attack, with ``pool=kind`` and ``label`` (of the originals)."""
         from arena.progress import progress as progress_bar
 
-        items: list[SuiteItem] = []
+        items: list[Attempt] = []
         importance = self.importance_for(scorer)  # one delete-one pass per text, shared by every strategy
         llm_cap = self.cfg.campaign.llm_suite_texts  # the LLM is slow on CPU: a fixed subset of the pool
         names = self.strategies if strategies is None else list(strategies)
@@ -1204,8 +1193,9 @@ class Attacker:
                                   targeted=targeted, importance=importance)
             for k, cand, _ in results:
                 if cand is not None:
-                    items.append(SuiteItem(sub[k][0], name, self.families[name], sub[k][1], cand.text,
-                                           float(cand.validity or 0.0), _jsonable(cand.params), int(cand.seed or 0)))
+                    items.append(Attempt(sub[k][0], name, self.families[name], sub[k][1], cand.text,
+                                         float(cand.validity or 0.0), _jsonable(cand.params), int(cand.seed or 0),
+                                         label=label, pool=kind))
         if not items:
             raise ArenaError(f"{desc}: no valid attack was produced; check attack.strategies and validity limits")
         return items

@@ -31,11 +31,14 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arena.errors import ConfigError, DataError, ModelError
+
+if TYPE_CHECKING:
+    from arena.records import Attempt
 
 SCHEMA = "arena-eval/1"
 DEFAULT_RUN_DIR = "runs/arena"
@@ -314,8 +317,8 @@ def resolve_strategies(attack: str | Sequence[str]) -> list[str]:
 
 @dataclass
 class AttackSuite:
-    """Attacked copies of the evaluation texts: ``items`` are the campaign's ``SuiteItem`` (text_id =
-    row index in the data), only for texts a strategy changed into a valid candidate."""
+    """Attacked copies of the evaluation texts: ``items`` are :class:`arena.records.Attempt` (``text_id`` =
+    the row index in the data, ``label`` its label), only for texts a strategy changed into a valid candidate."""
 
     strategies: list[str]
     seed: int
@@ -341,18 +344,6 @@ class AttackSuite:
                 "per_strategy": per}
 
 
-@dataclass
-class _Attacked:
-    """A SuiteItem plus the label and row index of the text it came from."""
-
-    row: int
-    label: int
-    strategy: str
-    original: str
-    attacked: str
-    seed: int
-
-
 def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *, config=None,
                   progress: bool = False) -> AttackSuite:
     """Apply each strategy once to every text, seeded and untargeted (see the module docstring).
@@ -367,7 +358,7 @@ def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *,
     cfg = config if config is not None else load_config(None)
     strategies = resolve_strategies(attack)
     builder = Attacker(cfg, strategies, progress=progress)
-    items: list[_Attacked] = []
+    items: list[Attempt] = []
     attempted = {n: {"toxic": 0, "not_toxic": 0} for n in strategies}
     cap = cfg.campaign.llm_suite_texts
     for label, key, pool_seed in ((1, "toxic", seed), (0, "not_toxic", seed + 1)):
@@ -379,7 +370,7 @@ def build_attacks(data: EvalData, attack: str | Sequence[str], seed: int = 0, *,
         desc = f"attacking {key.replace('_', '-')} texts"
         for it in builder.build_suite(pool, None, seed=pool_seed, targeted=False, desc=desc):
             if it.attacked != it.original:
-                items.append(_Attacked(int(it.text_id), label, it.strategy, it.original, it.attacked, it.seed))
+                items.append(replace(it, label=label, pool="eval"))  # text_id = the row index in the data
     settings = {"max_edit_ratio": cfg.attack.max_edit_ratio, "min_similarity": cfg.attack.min_similarity,
                 "budget": cfg.attack.budget, "llm_suite_texts": cap}
     return AttackSuite(strategies, seed, dict(builder.families), attempted, items, settings)
@@ -392,7 +383,7 @@ def _rate(flags: Sequence[bool]) -> float | None:
     return rate(list(flags))
 
 
-def _attack_cell(rows: list[tuple[_Attacked, float, float]], thr: float, attempted: tuple[int, int]) -> dict[str, Any]:
+def _attack_cell(rows: list[tuple[Attempt, float, float]], thr: float, attempted: tuple[int, int]) -> dict[str, Any]:
     """Metrics of one strategy (or all): rows are (item, clean score, attacked score)."""
     tox = [(c, a) for it, c, a in rows if it.label == 1]
     ben = [(c, a) for it, c, a in rows if it.label == 0]
@@ -432,7 +423,7 @@ def evaluate_model(model: EvalModel, data: EvalData, attacks: AttackSuite | None
             for g, idx in sorted(by_group.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         }
     if attacks is not None:
-        rows = [(it, clean_scores[it.row], s) for it, s in zip(attacks.items, attacked_scores, strict=True)]
+        rows = [(it, clean_scores[int(it.text_id)], s) for it, s in zip(attacks.items, attacked_scores, strict=True)]
         per = {}
         for name in attacks.strategies:
             a = attacks.attempted[name]
@@ -446,11 +437,11 @@ def evaluate_model(model: EvalModel, data: EvalData, attacks: AttackSuite | None
     return out
 
 
-def _evasion_examples(rows: list[tuple[_Attacked, float, float]], thr: float, per_strategy: int = 3,
+def _evasion_examples(rows: list[tuple[Attempt, float, float]], thr: float, per_strategy: int = 3,
                       max_chars: int = 300) -> list[dict[str, Any]]:
     """Up to ``per_strategy`` evasions per strategy: toxic texts flagged clean and missed once attacked,
     the most confident misses first (lowest attacked score)."""
-    by: dict[str, list[tuple[_Attacked, float, float]]] = {}
+    by: dict[str, list[tuple[Attempt, float, float]]] = {}
     for it, c, a in rows:
         if it.label == 1 and c >= thr > a:
             by.setdefault(it.strategy, []).append((it, c, a))

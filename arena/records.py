@@ -13,6 +13,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ SCHEMA = pa.schema(
         ("campaign_id", pa.string()),
         ("round", pa.int32()),
         # live (adaptive attacks on the eval pool, measured) | train (on the attack-train pool: the
-        # training evasions); the frozen and benign suites are kept in state.json, not here
+        # training evasions). The frozen and benign suites (pool frozen | benign) are the same
+        # Attempt type but kept in state.json, not here
         ("pool", pa.string()),
         ("text_id", pa.string()),
         ("strategy", pa.string()),
@@ -71,16 +73,59 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def make_row(**fields: Any) -> dict[str, Any]:
-    """A record with every column present; ``params`` dicts are stored as JSON."""
+    """A record with every column present; ``params`` dicts are stored as JSON (encoded here, once)."""
     row = {name: fields.get(name) for name in COLUMNS}
     if not isinstance(row["params"], str):
-        row["params"] = json.dumps(row["params"] or {}, sort_keys=True, ensure_ascii=False)
+        row["params"] = json.dumps(row["params"] or {}, sort_keys=True, ensure_ascii=False, default=str)
     if row["timestamp"] is None:
         row["timestamp"] = time.time()
     unknown = set(fields) - set(COLUMNS)
     if unknown:
         raise KeyError(f"unknown record fields: {sorted(unknown)}")
     return row
+
+
+@dataclass
+class Attempt:
+    """One attack attempt, the one type wherever attempts are kept: a frozen or benign suite item
+    (``pool`` frozen | benign, in state.json), a live or train row (OUT/records, :meth:`to_row`), an
+    ``arena eval`` attack (``text_id`` = the row index in the data). A training text points at its
+    attempt through ``record_id`` (OUT/train_sets). The fields are the records' columns."""
+
+    text_id: str
+    strategy: str
+    family: str
+    original: str
+    attacked: str | None  # None: no valid candidate
+    validity: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    label: int | None = None  # of the original text
+    pool: str | None = None  # frozen | benign | val_probe | live | train | eval
+    round: int | None = None
+    campaign_id: str | None = None
+    valid: bool | None = None
+    defender_version: str | None = None  # the version that scored it
+    score: float | None = None
+    evaded: bool | None = None
+    queries: int | None = None
+    timestamp: float | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        """The record row (every column; ``params`` as JSON)."""
+        return make_row(**asdict(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """For state.json: the fields that are set."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Attempt:
+        """From :meth:`to_dict`, a record row (``params`` as JSON) or a suite item of an older state."""
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if isinstance(d.get("params"), str):
+            d["params"] = json.loads(d["params"] or "{}")
+        return cls(**d)
 
 
 class RecordStore:

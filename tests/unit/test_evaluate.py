@@ -16,7 +16,6 @@ from arena.evaluate import (
     AttackSuite,
     EvalData,
     EvalModel,
-    _Attacked,
     build_attacks,
     compare_results,
     evaluate_model,
@@ -31,6 +30,12 @@ TOXIC = ["you are a stupid idiot", "shut up you worthless moron", "what a pathet
 BENIGN = ["have a lovely day", "the meeting moved to thursday", "thanks for the help yesterday",
           "the train was late again", "i made soup for dinner", "see you at the game tonight"]
 
+
+
+def _attempt(row: int, label: int, strategy: str, original: str, attacked: str, seed: int):
+    from arena.records import Attempt
+
+    return Attempt(str(row), strategy, "char", original, attacked, 1.0, {}, seed, label=label, pool="eval")
 
 def _csv(path: Path, header: list[str], rows: list[list[object]]) -> Path:
     import csv
@@ -168,10 +173,10 @@ def test_build_attacks_is_seeded_and_keeps_provenance():
     a = build_attacks(data, ["homoglyph", "leet"], seed=0)
     b = build_attacks(data, ["homoglyph", "leet"], seed=0)
     c = build_attacks(data, ["homoglyph", "leet"], seed=1)
-    assert [(x.row, x.strategy, x.attacked) for x in a.items] == [(x.row, x.strategy, x.attacked) for x in b.items]
+    assert [(x.text_id, x.strategy, x.attacked) for x in a.items] == [(x.text_id, x.strategy, x.attacked) for x in b.items]
     assert [x.attacked for x in a.items] != [x.attacked for x in c.items]
     assert a.items and all(x.attacked != x.original for x in a.items)
-    assert all(data.texts[x.row] == x.original and data.labels[x.row] == x.label for x in a.items)
+    assert all(data.texts[int(x.text_id)] == x.original and data.labels[int(x.text_id)] == x.label for x in a.items)
     assert a.attempted == {s: {"toxic": len(TOXIC), "not_toxic": len(BENIGN)} for s in ("homoglyph", "leet")}
     d = a.describe()
     assert d["per_strategy"]["leet"]["family"] == "char" and d["targeted"] is False
@@ -192,8 +197,8 @@ class _Lookup:
 def _fixture():
     data = EvalData(["t0", "t1", "t2", "t3"], [1, 1, 0, 0], ["a", "a", "b", "b"], {})
     items = [
-        _Attacked(0, 1, "s1", "t0", "t0*", 1), _Attacked(1, 1, "s1", "t1", "t1*", 2),
-        _Attacked(2, 0, "s1", "t2", "t2*", 3), _Attacked(0, 1, "s2", "t0", "t0#", 4),
+        _attempt(0, 1, "s1", "t0", "t0*", 1), _attempt(1, 1, "s1", "t1", "t1*", 2),
+        _attempt(2, 0, "s1", "t2", "t2*", 3), _attempt(0, 1, "s2", "t0", "t0#", 4),
     ]
     suite = AttackSuite(["s1", "s2"], 7, {"s1": "char", "s2": "unicode"},
                         {"s1": {"toxic": 2, "not_toxic": 2}, "s2": {"toxic": 2, "not_toxic": 2}}, items)

@@ -56,3 +56,26 @@ def test_report_from_summary(tmp_path: Path):
     assert "c1" in page and "50.0%" in page and "70.0%" in page
     for png in ("detection.png", "per_strategy.png", "clean_fpr.png"):
         assert (tmp_path / png).stat().st_size > 1000
+
+
+def test_one_attempt_type_round_trips_through_records_and_state(tmp_path):
+    """A suite item (state.json) and a record row are the same Attempt; params are JSON once."""
+    import json
+
+    from arena.records import Attempt
+
+    a = Attempt("tweeteval:test:1", "leet", "char", "you idiot", "you 1d10t", 0.9, {"targets": (2, 1), "p": 0.5}, 7,
+                label=1, pool="live", round=0, campaign_id="c", valid=True, defender_version="1", score=0.2,
+                evaded=True, queries=5)
+    row = a.to_row()
+    assert json.loads(row["params"]) == {"p": 0.5, "targets": [2, 1]}  # a JSON object, not a JSON string of one
+    store = RecordStore(tmp_path)
+    store.append(0, [row])
+    back = Attempt.from_dict(store.read(complete_only=False).to_pylist()[0])
+    assert back.params == {"p": 0.5, "targets": [2, 1]} and back.attacked == "you 1d10t" and back.evaded is True
+    suite_item = Attempt("t:2", "homoglyph", "unicode", "moron", "mоron", 1.0, {}, 3, label=1, pool="frozen")
+    d = suite_item.to_dict()
+    assert "score" not in d and Attempt.from_dict(json.loads(json.dumps(d))) == suite_item
+    # a suite item written by an older state (eight keys) still loads
+    old = {k: d[k] for k in ("text_id", "strategy", "family", "original", "attacked", "validity", "params", "seed")}
+    assert Attempt.from_dict(old).pool is None
