@@ -117,7 +117,8 @@ class Campaign:
             raise ConfigError("rounds must be >= 0")
         self._rounds_planned = rounds
         dropped = self.records.discard_incomplete()
-        state = self.load_state() or self._setup()
+        splits = load_splits(self.cfg)  # once per run: setup and every round read the same splits
+        state = self.load_state() or self._setup(splits)
         if dropped:
             self.log(f"resume: discarded the incomplete records of round(s) {dropped}")
         if state.next_round > 0:
@@ -126,7 +127,6 @@ class Campaign:
             if self.registry.get_alias(CHAMPION) != state.champion_version:
                 self.registry.set_alias(CHAMPION, state.champion_version, round=state.next_round,
                                         reason="resume: restore champion of the last complete round")
-        splits = load_splits(self.cfg)
         with self.registry.run(f"campaign-{state.campaign_id}", config=self.cfg.to_dict(),
                                tags={"arena.kind": "campaign", "campaign_id": state.campaign_id}):
             for rnd in range(state.next_round, rounds + 1):
@@ -237,16 +237,15 @@ class Campaign:
         """OUT/state.json, or None before the first round's setup."""
         return CampaignState.load(self.state_file)
 
-    def _setup(self) -> CampaignState:
+    def _setup(self, splits) -> CampaignState:
         """Baseline champion, pools, frozen and benign suites, bandits. Runs once per OUT."""
         from arena.attack import ThompsonBandit
-        from arena.baseline import load_splits, train_baseline
+        from arena.baseline import train_baseline
         from arena.registry import CHAMPION
 
         cfg, seed = self.cfg, self.cfg.seed
         t0 = time.perf_counter()
         campaign_id = f"c-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-        splits = load_splits(cfg)
         champion = self.registry.get_alias(CHAMPION)
         if champion is None:
             from arena.metrics import format_report
