@@ -652,7 +652,10 @@ class Campaign:
         champ = self.probe(champion, state)
         tags = {"campaign_id": state.campaign_id}
         new_weights = [("weights", trained)]
-        for alpha in rc.blend_alphas:
+        from arena.defend.classifier import Defender
+
+        kinds = {Defender.read_spec(self.registry.resolve(v)[1]).method == "full" for v in (champion, trained)}
+        for alpha in rc.blend_alphas if len(kinds) == 1 else ():  # no blend of an adapter with a full model
             new_weights.append((f"blend{alpha:g}", self.services.blend_challenger(champion, trained, alpha, rnd, tags)))
         cands, matched = [], {}  # matched: candidate name -> (version, threshold), registered only if picked
         for name, version in new_weights:
@@ -1000,7 +1003,8 @@ def train_challenger(cfg, champion_path: str | Path, texts: list[str], labels: l
 
     The challenger is the champion's folder loaded trainable (a warm start), or, with ``lora``
     (``{"r", "alpha", "dropout"}``), a fresh adapter on the base model that keeps the champion's
-    threshold; either way it carries the champion's rules plus ``rules`` (challenger = rules +
+    threshold, or, with ``campaign.retrain.method: full`` and a LoRA champion, the champion merged into
+    its base with every weight trainable; either way it carries the champion's rules plus ``rules`` (challenger = rules +
     weights). ``dropout`` replaces a warm start's LoRA dropout. It trains with :func:`retrain_config`
     (plus ``train_update``), calls ``on_epoch(defender, row)`` after every epoch, and is saved to
     ``folder`` when given. Returns (folder or None, TrainResult, the trained defender).
@@ -1008,7 +1012,14 @@ def train_challenger(cfg, champion_path: str | Path, texts: list[str], labels: l
     from arena.defend import Defender, train_defender
     from arena.defend.rules import RuleSet
 
-    if lora is None:
+    full = cfg.campaign.retrain.method == "full"
+    if lora is None and full and Defender.read_spec(champion_path).method != "full":
+        # a full fine-tune from a LoRA champion: the adapter folded into the base, then every weight trains
+        defender = Defender.load(champion_path, device=cfg.train.device, merge=True)
+        for p in defender.model.parameters():
+            p.requires_grad_(True)
+        defender.spec.method, defender.spec.lora = "full", {}  # modules_to_save still names the head
+    elif lora is None:
         defender = Defender.load(champion_path, device=cfg.train.device, trainable=True)  # its rules too
         if dropout is not None:
             set_lora_dropout(defender, float(dropout))

@@ -165,6 +165,12 @@ class RetrainConfig(_Model):
     head_lr: float | None = Field(
         None, gt=0, description="Learning rate of the (already trained) head when warm-starting; None = lr."
     )
+    method: Literal["warm", "full"] = Field(
+        "warm", description="warm: the challenger trains the champion's own weights (its LoRA adapter, or all "
+        "weights of a full fine-tune); full: a LoRA champion is merged into its base first and every weight "
+        "trains (set a smaller lr, e.g. 3e-5). A full challenger cannot be blended with an adapter champion, "
+        "so the blend candidates are skipped until a full champion exists."
+    )
     max_evasions: int = Field(6000, ge=0, description="Cap on accumulated train-pool evasions used.")
     replay_distill: float = Field(
         0.5, ge=0, le=1, description="Replayed clean texts are trained toward (1 - w) * label + w * the "

@@ -11,6 +11,10 @@
 #   toxic-only      rules + new weights, but only toxic texts perturbed (campaign.retrain.benign_ratio=0):
 #                   perturbation predicts the label, as in the sets before issue 12
 #   weights-only    new weights, balanced, no mined rules (campaign.retrain.mine_rules=false)
+#   full            as balanced, but a full fine-tune: the LoRA champion merged into its base and every
+#                   weight trained (campaign.retrain.method=full, lr 3e-5); not in the default set
+#
+# SETTINGS="balanced full" picks the settings; LAYERS=0 skips the (training-free) layer rows.
 # Rows go to bench/results/ablation_layers.jsonl and bench/results/ablation.jsonl;
 # `python bench/ablation_table.py` prints the markdown tables from them.
 set -euo pipefail
@@ -19,13 +23,18 @@ config=${2:-configs/default.yaml}
 round=${3:-0}
 py="$(dirname "$0")/../.venv/bin/python"
 [ -f "$run/state.json" ] || { echo "error: $run/state.json not found: run make headline (or a campaign) first" >&2; exit 2; }
-"$py" bench/layers.py --run "$run" --config "$config" --round "$round" --out bench/results/ablation_layers.jsonl
+settings=${SETTINGS:-balanced toxic-only weights-only}
+if [ "${LAYERS:-1}" = 1 ]; then
+  "$py" bench/layers.py --run "$run" --config "$config" --round "$round" --out bench/results/ablation_layers.jsonl
+fi
 for seed in 1 2 3; do
-  for setting in balanced toxic-only weights-only; do
+  for setting in $settings; do
     case $setting in
       balanced) sets=() ;;
       toxic-only) sets=(--set campaign.retrain.benign_ratio=0) ;;
       weights-only) sets=(--set campaign.retrain.mine_rules=false) ;;
+      full) sets=(--set campaign.retrain.method=full --set campaign.retrain.lr=3e-5) ;;
+      *) echo "error: unknown setting $setting (balanced, toxic-only, weights-only, full)" >&2; exit 2 ;;
     esac
     echo "== seed $seed, $setting"
     "$py" bench/retrain_ablation.py --run "$run" --config "$config" --round "$round" \

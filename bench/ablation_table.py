@@ -22,6 +22,8 @@ SETTING_NAMES = {
     (): "+ rules + retrained weights, balanced (defaults)",
     ("campaign.retrain.benign_ratio=0",): "+ rules + retrained weights, toxic-only perturbation",
     ("campaign.retrain.mine_rules=false",): "retrained weights, balanced, no rules",
+    ("campaign.retrain.method=full", "campaign.retrain.lr=3e-5"):
+        "+ rules + full fine-tune (LoRA merged, every weight, lr 3e-5), balanced",
 }
 LAYER_NAMES = {"model": "model only (canonicaliser off)", "canonicaliser": "+ static canonicaliser",
                "+mined": "+ mined rules (no retraining)"}
