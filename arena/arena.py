@@ -34,18 +34,20 @@ passing its own ``Services`` (actor-backed defender scoring and training).
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from arena.errors import ArenaError, ConfigError
 from arena.gate import GateInput, decide
+from arena.metrics import share
+from arena.probe import ProbeResult, ValProbe, select_candidate
 from arena.records import Attempt, RecordStore, atomic_write_text
+from arena.retrain import RetrainSetBuilder, TrainingSet, train_challenger, write_train_set
 from arena.review import rejected_texts, review_stats
 from arena.types import Candidate
 
@@ -77,10 +79,6 @@ class Campaign:
         self.records = RecordStore(self.out)
         self.services = (services_factory or Services)(self.cfg, self.out, self.registry, progress)
         self._thresholds: dict[str, float] = {}  # registry version -> its saved decision threshold
-        # (champion, number of train texts) -> the clean train texts behind that champion's layers
-        self._clean_prepared: tuple[tuple[str, int], list[str]] | None = None
-        self._probe_results: dict[str, ProbeResult] = {}  # version (or version@threshold) -> its val-probe numbers
-        self._probe_scores_cache: dict[str, list[float]] = {}  # version -> its scores of the val probe's texts
         self._rounds_planned: int | None = None  # the last round of the current run() (the dashboard's progress)
         # strategies: the suite uses all configured ones; training never uses the held-out family
         infos = {i.name: i for i in list_strategies()}
@@ -104,6 +102,10 @@ class Campaign:
         if not self.train_strategies:
             raise ConfigError("every configured strategy is in the held-out family: nothing to train on")
         self.state_file = self.out / "state.json"
+        # stage 3's training sets and stage 4's val probe (arena/retrain.py, arena/probe.py)
+        self.training_sets = RetrainSetBuilder(self.cfg, self.out, self.records, self.registry, self.services,
+                                               self.attacker, self.threshold_of, self.train_strategies)
+        self.prober = ValProbe(self.cfg, self.services, self.attacker, self.threshold_of, self.log)
 
 
     # ------------------------------------------------------------------ the round API: run, then one round
@@ -167,7 +169,7 @@ class Campaign:
             t = time.perf_counter()
             ts = self.build_training_set(state, rnd, splits)
             train_info = ts.info
-            self._write_train_set(rnd, ts)
+            write_train_set(self.out / "train_sets", rnd, ts)
             self.log(f"  retrain: {train_info}")
             challenger = self.train_challenger(state, rnd, ts, splits)
             timings["retrain_s"] = time.perf_counter() - t
@@ -224,7 +226,7 @@ class Campaign:
         self.records.mark_complete(rnd)
         state.rounds = [r for r in state.rounds if r["round"] != rnd] + [row]
         state.next_round = rnd + 1
-        self._save_state(state)
+        state.save(self.state_file)
         self._write_summary(state)
         if self.on_round:
             self.on_round(row)
@@ -261,7 +263,7 @@ class Campaign:
         rng = random.Random(seed)
         scorer = self.services.scorer(champion)
 
-        test = _split_cols(splits["test"])
+        test = splits["test"].rows()
         toxic_test = [(i, t) for i, t, y in test if y == 1]
         flagged = scorer.score([t for _, t in toxic_test])
         eval_candidates = [x for x, s in zip(toxic_test, flagged, strict=True) if s >= threshold]
@@ -271,7 +273,7 @@ class Campaign:
                               min(cfg.campaign.benign_pool_size, sum(1 for *_, y in test if y == 0))),
             attack_train=[], benign_train=[],
         )
-        train = _split_cols(splits["train"])
+        train = splits["train"].rows()
         tox = [(i, t) for i, t, y in train if y == 1]
         ben = [(i, t) for i, t, y in train if y == 0]
         # the attack-train pool, like the eval pool: toxic texts the round-0 champion flags, so a
@@ -296,7 +298,9 @@ class Campaign:
                                            kind="frozen", label=1)
         benign = self.attacker.build_suite(pools.benign, None, seed=seed + 2, targeted=False, desc="benign suite",
                                            kind="benign", label=0)
-        val_probe = self._build_val_probe(splits, champion, seed) if cfg.campaign.retrain.select_on_val else None
+        # the val probe (arena/probe.py): val texts only, attacked at the round-0 champion, built once like the suites
+        val_probe = (self.prober.build(splits["val"], champion, self.train_strategies, seed)
+                     if cfg.campaign.retrain.select_on_val else None)
         state = CampaignState(
             campaign_id=campaign_id, baseline_version=champion, champion_version=champion, next_round=0,
             pools=pools, frozen=frozen, benign=benign, val_probe=val_probe,
@@ -305,7 +309,7 @@ class Campaign:
                                         seed=seed + 4).to_dict(),
         )
         state.setup_s = time.perf_counter() - t0  # pools + frozen/benign suites (+ baseline training if any)
-        self._save_state(state)
+        state.save(self.state_file)
         return state
 
     def threshold_of(self, version: str) -> float:
@@ -320,43 +324,6 @@ class Campaign:
 
     def _floor(self, arms: Sequence[str]) -> float:
         return min(self.cfg.campaign.exploration_floor, 1.0 / len(arms))
-
-    def _build_val_probe(self, splits, version: str, seed: int) -> dict[str, Any] | None:
-        """Val texts only: ``campaign.val_probe_size`` toxic ones the round-0 champion flags, attacked by
-        every trained strategy as the frozen suite is (targeted at it, best of several candidates);
-        ``campaign.val_probe_benign`` non-toxic ones, each perturbed by one trained strategy in turn;
-        and ``campaign.val_probe_clean`` clean ones. The LLM strategy is left out (seconds per text on
-        CPU). Built once, like the frozen suite.
-        """
-        cc = self.cfg.campaign
-        names = [n for n in self.train_strategies if "llm" not in self.family_sets[n]]
-        if not names:
-            self.log("val probe: no trained strategy other than the LLM; challengers are not pre-selected")
-            return None
-        rng = random.Random(seed * 7 + 5)
-        val = _split_cols(splits["val"])
-        tox = [(i, t) for i, t, y in val if y == 1]
-        scorer = self.services.scorer(version)  # the round-0 champion, as for the frozen suite
-        scores = scorer.score([t for _, t in tox])
-        thr = self.threshold_of(version)
-        tox = [x for x, sc in zip(tox, scores, strict=True) if sc >= thr]
-        ben = [(i, t) for i, t, y in val if y == 0]
-        if not tox or not ben:
-            self.log("val probe: the val split lacks flagged toxic or non-toxic texts; challengers are not pre-selected")
-            return None
-        toxic = self.attacker.build_suite(rng.sample(tox, min(cc.val_probe_size, len(tox))), scorer, seed=seed + 5,
-                                          targeted=True, desc="val probe", strategies=names, kind="val_probe", label=1)
-        # benign: many texts, one strategy each (round robin), so that one text flipping moves the FPR
-        # by 1/n and not by (strategies)/n as it would if every strategy rewrote the same few texts
-        ben_pool = rng.sample(ben, min(cc.val_probe_benign, len(ben)))
-        benign = self.attacker.attack(ben_pool, lambda k: names[k % len(names)], seed + 6, None, n=1,
-                                      targeted=False)
-        clean = rng.sample(val, min(cc.val_probe_clean, len(val)))
-        return {"toxic": [x.attacked for x in toxic], "toxic_strategy": [x.strategy for x in toxic],
-                "benign": [c.text for _, c, _ in benign if c is not None],
-                "benign_strategy": [names[k % len(names)] for k, c, _ in benign if c is not None],
-                "clean_texts": [t for _, t, _ in clean], "clean_labels": [y for *_, y in clean]}
-
 
     # ------------------------------------------------------------------ 1. measure
 
@@ -381,13 +348,13 @@ class Campaign:
         train_hits = [h for it, h in zip(frozen, ev.frozen_hits, strict=True) if it.strategy not in self.heldout]
         held_hits = [h for it, h in zip(frozen, ev.frozen_hits, strict=True) if it.strategy in self.heldout]
         return {
-            "frozen_detection": _mean(train_hits),
-            "frozen_detection_all": _mean(ev.frozen_hits),
-            "per_strategy_detection": {k: _mean(v) for k, v in sorted(per.items())},
-            "heldout_strategy_detection": _mean(held_hits) if held_hits else None,
+            "frozen_detection": share(train_hits),
+            "frozen_detection_all": share(ev.frozen_hits),
+            "per_strategy_detection": {k: share(v) for k, v in sorted(per.items())},
+            "heldout_strategy_detection": share(held_hits) if held_hits else None,
             "clean_macro_f1": ev.clean["macro_f1"],
             "clean_accuracy": ev.clean["accuracy"],
-            "benign_perturbed_fpr": _mean(ev.benign_flags),
+            "benign_perturbed_fpr": share(ev.benign_flags),
             "threshold": ev.threshold if ev.threshold is not None else self.threshold_of(ev.version),
         }
 
@@ -434,8 +401,8 @@ class Campaign:
                     queries=queries,
                 ).to_row())
             setattr(state, bandit_key, bandit.to_dict())
-        success = _mean(live_success) if live_success else None
-        return rows, success, {k: _mean(v) for k, v in sorted(per_strategy.items())}
+        success = share(live_success) if live_success else None
+        return rows, success, {k: share(v) for k, v in sorted(per_strategy.items())}
 
     def _cap_llm(self, arms: list[str], alternatives: Sequence[str], rng: random.Random) -> None:
         """The LLM's per-round budget (``campaign.llm_attacks_per_round``; seconds per text on CPU):
@@ -449,190 +416,18 @@ class Campaign:
     # ------------------------------------------------------------------ 3. retrain
 
     def build_training_set(self, state: CampaignState, rnd: int, splits) -> TrainingSet:
-        """A round's retrain set, in which perturbation carries no label, and the rules mined for it.
-
-        - clean replay: ``retrain.replay_size`` train texts (soft labels with ``retrain.replay_distill``);
-        - per trained strategy, ``retrain.perturbed_per_strategy`` toxic perturbed texts: its valid
-          train-pool evasions (latest first, all rounds so far), each with its clean original, then
-          random toxic train texts perturbed by the same strategy; and non-toxic train texts perturbed
-          by it at the train split's non-toxic:toxic ratio (``retrain.benign_ratio``). The proportions
-          are the same every round, however many evasions have accumulated;
-        - rules (``retrain.mine_rules``): variant -> word pairs mined from the train-pool evasions,
-          admitted against clean train tokens and the champion's FPR on the perturbed benign texts.
-        Nothing derived from the test split may enter (a runtime guard, counted in the info).
-        """
-        import pyarrow.compute as pc
-
-        rc = self.cfg.campaign.retrain
-        rng = random.Random(self.cfg.seed * 31 + rnd)
-        train = _split_cols(splits["train"])
-        replay = rng.sample(train, min(rc.replay_size, len(train)))
-        toxic_train = [(i, t) for i, t, y in train if y == 1]
-        n_tox = max(1, len(toxic_train))
-        ratio = rc.benign_ratio if rc.benign_ratio is not None else (len(train) - n_tox) / n_tox
-        ev = self.records.read(pools=["train"], complete_only=False)
-        ev = ev.filter(pc.and_(ev["evaded"], ev["valid"]))
-        rejected = rejected_texts(self.out)  # a human reviewer said these lost their meaning
-        seen: dict[str, tuple[str, str]] = {}
-        where: dict[str, tuple[int, str]] = {}  # evasion -> (its strategy seed, its record)
-        for att, orig, strat, r_round, r_id, r_seed in zip(
-                ev["attacked"].to_pylist(), ev["original"].to_pylist(), ev["strategy"].to_pylist(),
-                ev["round"].to_pylist(), ev["text_id"].to_pylist(), ev["seed"].to_pylist(), strict=True):
-            if att and att not in rejected and strat in self.train_strategies:
-                seen.pop(att, None)
-                seen[att] = (orig, strat)  # insertion order = record order: the latest last
-                where[att] = (int(r_seed or 0), f"round={r_round}/pool=train/text_id={r_id}")
-        evasions = list(seen.items())[max(0, len(seen) - rc.max_evasions):] if rc.max_evasions else []
-        by_strategy: dict[str, list[tuple[str, str]]] = {}
-        for att, (orig, strat) in reversed(evasions):  # latest first
-            by_strategy.setdefault(strat, []).append((att, orig))
-        pools = state.pools
-        llm_cap = self.cfg.campaign.llm_attacks_per_round
-        texts: list[str] = []
-        labels: list[float] = []
-        sources: list[str] = []
-        origins: list[str] = []  # each text's clean original (itself for an original)
-        strats: list[str] = []
-        seeds: list[int] = []
-        rec_ids: list[str] = []
-        jobs: list[tuple[tuple[str, str], str, int]] = []  # (item, strategy, label) to perturb untargeted
-        used_ev = 0
-        for strat in self.train_strategies:
-            quota = rc.perturbed_per_strategy
-            if "llm" in self.family_sets[strat]:  # seconds per text on CPU: toxic + benign within the round's cap
-                quota = min(quota, max(1, round(llm_cap / (1 + ratio)))) if llm_cap else 0
-            mine = by_strategy.get(strat, [])[:quota]
-            used_ev += len(mine)
-            for att, orig in mine:
-                texts.append(att), labels.append(1.0), sources.append(f"evasion:{strat}"), origins.append(orig)
-                strats.append(strat), seeds.append(where[att][0]), rec_ids.append(where[att][1])
-                if rc.pair_originals:
-                    texts.append(orig), labels.append(1.0), sources.append("original"), origins.append(orig)
-                    strats.append(""), seeds.append(0), rec_ids.append(where[att][1])
-            extra = quota - len(mine)
-            if extra > 0 and toxic_train:
-                jobs += [(x, strat, 1) for x in rng.sample(toxic_train, min(extra, len(toxic_train)))]
-            n_ben = round(quota * ratio)
-            if n_ben and pools.benign_train:
-                jobs += [(x, strat, 0) for x in rng.sample(pools.benign_train, min(n_ben, len(pools.benign_train)))]
-        perturbed_benign: list[str] = []
-        if jobs:
-            seed = self.cfg.seed * 4099 + rnd
-            tox_jobs = [j for j in jobs if j[2] == 1]
-            ben_jobs = [j for j in jobs if j[2] == 0]
-            results = self.attacker.attack([j[0] for j in tox_jobs], lambda k: tox_jobs[k][1], seed, None, n=1,
-                                           targeted=False)
-            hard = rc.hard_negatives
-            # non-toxic texts: the hardest of ``hard_negatives`` perturbations (the champion's highest score),
-            # to pull against the evasions, which are hard positives by construction
-            results += self.attacker.attack([j[0] for j in ben_jobs], lambda k: ben_jobs[k][1], seed + 1,
-                                            self.services.scorer(state.champion_version) if hard > 1 else None,
-                                            n=hard, targeted=False, prefer="high")
-            for (_k, cand, _), ((src_id, orig), strat, y) in zip(results, tox_jobs + ben_jobs, strict=True):
-                if cand is not None:
-                    texts.append(cand.text), labels.append(float(y)), sources.append(f"perturbed{y}:{strat}")
-                    origins.append(orig)
-                    strats.append(strat), seeds.append(int(cand.seed or 0)), rec_ids.append(f"train:{src_id}")
-                    if y == 0:
-                        perturbed_benign.append(cand.text)
-        replay_labels: list[float] = [y for *_, y in replay]
-        champion = state.champion_version
-        if rc.perturbed_distill > 0 and texts:  # perturbation should not move the score: the champion's on the original
-            uniq = list(dict.fromkeys(origins))
-            teacher = dict(zip(uniq, self.services.scorer(champion).score(uniq), strict=True))
-            w = rc.perturbed_distill
-            labels = [round((1 - w) * y + w * float(teacher[o]), 6) for y, o in zip(labels, origins, strict=True)]
-        if rc.replay_distill > 0 and replay:  # distil the champion on clean texts: retain what it knew
-            teacher = self.services.scorer(champion).score([t for _, t, _ in replay])
-            w = rc.replay_distill
-            replay_labels = [round((1 - w) * y + w * float(p), 6) for y, p in zip(replay_labels, teacher, strict=True)]
-        texts = [t for _, t, _ in replay] + texts
-        labels = replay_labels + labels
-        sources = ["replay"] * len(replay) + sources
-        strats = [""] * len(replay) + strats
-        seeds = [0] * len(replay) + seeds
-        rec_ids = [f"train:{i}" for i, _, _ in replay] + rec_ids
-        # the honesty guard: nothing derived from the test split may enter training
-        forbidden = self._forbidden_texts(state)
-        keep = [i for i, t in enumerate(texts) if t not in forbidden]
-        dropped = len(texts) - len(keep)
-        ts = TrainingSet(texts, labels, sources, {}, [], strats, seeds, rec_ids)
-        ts.subset(keep)
-        texts, labels, sources = ts.texts, ts.labels, ts.sources
-        info: dict[str, Any] = {
-            "replay": len(replay), "evasions": used_ev, "evasions_available": len(evasions),
-            "perturbed_toxic": sum(s.startswith("perturbed1") for s in sources),
-            "benign_perturbed": sum(s.startswith("perturbed0") for s in sources),
-            "originals": sum(s == "original" for s in sources), "dropped_test_overlap": dropped,
-        }
-        rules: list[dict[str, Any]] = []
-        if rc.mine_rules and evasions:
-            rules, report = self._mine_rules(champion, evasions, train, perturbed_benign, rnd)
-            info["rules"] = report
-        ts.info, ts.rules = info, rules
-        return ts
-
-    def _mine_rules(self, champion: str, evasions, train, perturbed_benign: list[str], rnd: int):
-        """Rules from the train-pool evasions, behind the champion's canonicaliser and rules."""
-        from dataclasses import asdict
-
-        from arena.defend.classifier import Defender
-        from arena.defend.rules import RuleSet, admit_rules, mine_rules
-
-        path = self.registry.resolve(champion)[1]
-        # the text as the rules read it: the champion's canonicaliser and rules, before its spelling step
-        prepare = Defender.read_input_layers(path, spell=False)
-        base = RuleSet.load(path)
-
-        mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,
-                           fuzzy=self.cfg.campaign.retrain.fuzzy_rules)
-        # the clean train texts behind the champion's layers: the same for every round it stays champion
-        if self._clean_prepared is None or self._clean_prepared[0] != (champion, len(train)):
-            self._clean_prepared = ((champion, len(train)), [prepare(t) for _, t, _ in train])
-        clean = self._clean_prepared[1]
-        scorer = self.services.scorer(champion)
-        admitted, report = admit_rules(mined, clean, [prepare(t) for t in perturbed_benign], scorer.score,
-                                       self.threshold_of(champion), base=base,
-                                       max_clean_share=self.cfg.campaign.retrain.rule_max_clean_share)
-        report["champion_rules"] = len(base)
-        return [asdict(r) for r in admitted], report
-
-    def _forbidden_texts(self, state: CampaignState) -> set[str]:
-        pools = state.pools
-        forbidden = {t for _, t in pools.eval} | {t for _, t in pools.benign}
-        forbidden |= {x.attacked for x in state.frozen} | {x.attacked for x in state.benign}
-        live = self.records.read(pools=["live"], complete_only=False)["attacked"].to_pylist()
-        forbidden |= {t for t in live if t}
-        return forbidden
-
-    def _write_train_set(self, rnd: int, ts: TrainingSet) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        folder = self.out / "train_sets"
-        folder.mkdir(exist_ok=True)
-        tmp = folder / f".round={rnd}.parquet.tmp"
-        n = len(ts.texts)
-        pq.write_table(pa.table({"text": pa.array(ts.texts, pa.string()),
-                                 "label": pa.array([float(y) for y in ts.labels], pa.float64()),
-                                 "source": pa.array(ts.sources, pa.string()),
-                                 "strategy": pa.array(ts.strategies or [""] * n, pa.string()),
-                                 "seed": pa.array(ts.seeds or [0] * n, pa.int64()),
-                                 "record_id": pa.array(ts.record_ids or [""] * n, pa.string())}), tmp)
-        if ts.rules:
-            atomic_write_text(folder / f"round={rnd}.rules.json", json.dumps(ts.rules, indent=1))
-        tmp.replace(folder / f"round={rnd}.parquet")
+        """A round's retrain set, in which perturbation carries no label, and the rules mined for it
+        (:meth:`arena.retrain.RetrainSetBuilder.build`: clean replay, per trained strategy a fixed quota of
+        perturbed toxic texts, its evasions first, and of perturbed non-toxic ones, rules admitted against
+        clean train text). Nothing derived from the test split may enter (a runtime guard, counted)."""
+        return self.training_sets.build(state, rnd, splits)
 
     def train_challenger(self, state: CampaignState, rnd: int, ts: TrainingSet, splits, tags: dict[str, str] | None = None) -> str:
         """Train (warm start from the champion), save and register a challenger; return its version."""
-        val_t, val_y = self._val_set(splits)
         return self.services.train_challenger(
-            state.champion_version, ts.texts, ts.labels, val_t, val_y, rnd, self.cfg.seed + 100 + rnd,
+            state.champion_version, ts.texts, ts.labels, splits["val"].texts, splits["val"].labels, rnd, self.cfg.seed + 100 + rnd,
             {"campaign_id": state.campaign_id, **(tags or {})}, rules=ts.rules,
         )
-
-    def _val_set(self, splits) -> tuple[list[str], list[int]]:
-        return splits["val"].texts, splits["val"].labels
 
 
     # ------------------------------------------------------------------ 4. select on the val probe
@@ -645,7 +440,8 @@ class Campaign:
         """
         champion = state.champion_version
         if state.val_probe is None:  # a state from before the probe: built now, saved with the round
-            state.val_probe = self._build_val_probe(splits, state.baseline_version, self.cfg.seed)
+            state.val_probe = self.prober.build(splits["val"], state.baseline_version, self.train_strategies,
+                                                self.cfg.seed)
             if state.val_probe is None:
                 return trained, {"chosen": "weights", "version": trained, "notes": ["no val probe"]}
         rc = self.cfg.campaign.retrain
@@ -660,7 +456,7 @@ class Campaign:
         cands, matched = [], {}  # matched: candidate name -> (version, threshold), registered only if picked
         for name, version in new_weights:
             cands.append((name, self.probe(version, state)))
-            thr = self.fpr_matched_threshold(version, champ.fpr, state) if rc.match_fpr else None
+            thr = self.prober.fpr_matched_threshold(version, champ.fpr, state.val_probe) if rc.match_fpr else None
             if thr is not None:
                 matched[f"{name}@fpr"] = (version, thr)
                 cands.append((f"{name}@fpr", self.probe(version, state, threshold=thr)))
@@ -676,7 +472,7 @@ class Campaign:
             version, thr = matched[name]
             chosen = self.services.threshold_challenger(version, thr, name, rnd, tags)
             self._thresholds[chosen] = thr
-            self._probe_results[chosen] = ProbeResult(chosen, *astuple(dict(cands)[name])[1:])
+            self.prober.remember(chosen, dict(cands)[name])
         cand_info = {n: r.to_dict() for n, r in cands}
         for n, (version, thr) in matched.items():
             cand_info[n].update(version=chosen if n == name else None, of_version=version, threshold=round(thr, 6))
@@ -685,38 +481,8 @@ class Campaign:
         return (None if name == "champion" else chosen), info
 
     def probe(self, version: str, state: CampaignState, threshold: float | None = None) -> ProbeResult:
-        """``version`` measured on the val probe at its own threshold, or at ``threshold`` (cached)."""
-        from arena.metrics import classification_report
-
-        version = str(version)
-        key = version if threshold is None else f"{version}@{threshold:.4f}"
-        if key not in self._probe_results:
-            p = state.val_probe
-            thr = self.threshold_of(version) if threshold is None else threshold
-            scores = self._probe_scores(version, state)
-            t, b = len(p["toxic"]), len(p["benign"])
-            clean = classification_report(p["clean_labels"], scores[t + b :], thr) if p["clean_texts"] else {}
-            self._probe_results[key] = ProbeResult(
-                key, _mean([x >= thr for x in scores[:t]]), _mean([x >= thr for x in scores[t : t + b]]),
-                float(clean.get("macro_f1", 0.0)))
-        return self._probe_results[key]
-
-    def _probe_scores(self, version: str, state: CampaignState) -> list[float]:
-        version = str(version)
-        if version not in self._probe_scores_cache:
-            p = state.val_probe
-            self._probe_scores_cache[version] = self.services.scorer(version).score(
-                p["toxic"] + p["benign"] + p["clean_texts"])
-        return self._probe_scores_cache[version]
-
-    def fpr_matched_threshold(self, version: str, target_fpr: float, state: CampaignState) -> float | None:
-        """The lowest threshold, at or above ``version``'s own, at which its FPR on the val probe's
-        perturbed non-toxic texts is at most ``target_fpr`` (the champion's there); ``None`` when its
-        own threshold already is. Val texts only: the gate's test-side numbers never see it."""
-        p = state.val_probe
-        t, b = len(p["toxic"]), len(p["benign"])
-        own = self.threshold_of(version)
-        return matched_threshold(self._probe_scores(version, state)[t : t + b], target_fpr, own)
+        """``version`` measured on the campaign's val probe at its own threshold, or at ``threshold`` (cached)."""
+        return self.prober.measure(version, state.val_probe, threshold)
 
 
     # ------------------------------------------------------------------ 5. gate
@@ -740,9 +506,6 @@ class Campaign:
             )
         except Exception as exc:  # tracking must not kill a campaign whose records are safe
             self.log(f"warning: MLflow logging failed: {exc!r}")
-
-    def _save_state(self, state: CampaignState) -> None:
-        state.save(self.state_file)
 
     def summary(self, state: CampaignState) -> dict[str, Any]:
         return {"campaign_id": state.campaign_id, "config": self.cfg.to_dict(), "rounds": state.rounds,
@@ -793,7 +556,7 @@ class Evaluation:
     threshold: float | None = None  # the version's own decision threshold (None: states before it was kept)
 
     def gate_input(self, train_items: Sequence[int]) -> GateInput:
-        return GateInput([self.frozen_hits[i] for i in train_items], self.clean["macro_f1"], _mean(self.benign_flags))
+        return GateInput([self.frozen_hits[i] for i in train_items], self.clean["macro_f1"], share(self.benign_flags))
 
 
 
@@ -810,7 +573,7 @@ class CampaignState:
     pools: Pools
     frozen: list[Attempt]  # the frozen suite: built once, re-scored by every champion
     benign: list[Attempt]  # the benign-perturbed suite
-    val_probe: dict[str, Any] | None  # val texts only (Campaign._build_val_probe)
+    val_probe: dict[str, Any] | None  # val texts only (arena.probe.ValProbe.build)
     bandit_live: dict[str, Any]  # ThompsonBandit.to_dict() of the live (eval-pool) attacks
     bandit_train: dict[str, Any]  # ... and of the attack-train pool's
     baseline_eval: Evaluation | None = None  # round 0's champion, measured once
@@ -843,46 +606,6 @@ class CampaignState:
     @classmethod
     def load(cls, path: Path) -> CampaignState | None:
         return cls.from_dict(json.loads(path.read_text())) if path.is_file() else None
-
-
-
-@dataclass
-class TrainingSet:
-    """One round's retrain set: texts, labels (0/1 or soft), where each text came from, and new rules."""
-
-    texts: list[str]
-    labels: list[float]
-    sources: list[str]  # replay | original | evasion:<strategy> | perturbed<label>:<strategy>
-    info: dict[str, Any]
-    rules: list[dict[str, Any]] = field(default_factory=list)  # arena.defend.rules.Rule fields
-    # provenance, parallel to texts (OUT/train_sets/round=N.parquet): the strategy ("" for clean
-    # texts), its seed (0 for clean texts), and where the text came from: the attack record of an
-    # evasion ("round=R/pool=train/text_id=T") or the train split's text id ("train:ID")
-    strategies: list[str] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=list)
-    record_ids: list[str] = field(default_factory=list)
-
-    def subset(self, keep: Sequence[int]) -> None:
-        """Keep only the texts at the indices ``keep`` (every parallel column)."""
-        for name in ("texts", "labels", "sources", "strategies", "seeds", "record_ids"):
-            col = getattr(self, name)
-            if col:
-                setattr(self, name, [col[i] for i in keep])
-
-
-
-@dataclass
-class ProbeResult:
-    """One candidate on the val probe (val split only): detection of perturbed toxic val texts, FPR
-    on perturbed non-toxic ones, macro-F1 on clean val texts, at the candidate's own threshold."""
-
-    version: str
-    detection: float
-    fpr: float
-    clean_f1: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items()}
 
 
 
@@ -992,139 +715,6 @@ class Services:
 
 
 
-def train_challenger(cfg, champion_path: str | Path, texts: list[str], labels: list[float],
-                     val_texts: list[str], val_labels: list[int], *, seed: int,
-                     rules: Sequence[dict[str, Any]] = (), folder: str | Path | None = None,
-                     lora: dict[str, Any] | None = None, dropout: float | None = None,
-                     on_epoch: Callable[[Any, dict[str, float]], None] | None = None, progress: bool = False,
-                     **train_update: Any):
-    """The one challenger-training function: the in-process loop (``Services``), the Ray task
-    (``arena.actors``) and every Tune trial (``arena.tune.trainable``) call it.
-
-    The challenger is the champion's folder loaded trainable (a warm start), or, with ``lora``
-    (``{"r", "alpha", "dropout"}``), a fresh adapter on the base model that keeps the champion's
-    threshold, or, with ``campaign.retrain.method: full`` and a LoRA champion, the champion merged into
-    its base with every weight trainable; either way it carries the champion's rules plus ``rules`` (challenger = rules +
-    weights). ``dropout`` replaces a warm start's LoRA dropout. It trains with :func:`retrain_config`
-    (plus ``train_update``), calls ``on_epoch(defender, row)`` after every epoch, and is saved to
-    ``folder`` when given. Returns (folder or None, TrainResult, the trained defender).
-    """
-    from arena.defend import Defender, train_defender
-    from arena.defend.rules import RuleSet
-
-    full = cfg.campaign.retrain.method == "full"
-    if lora is None and full and Defender.read_spec(champion_path).method != "full":
-        # a full fine-tune from a LoRA champion: the adapter folded into the base, then every weight trains
-        defender = Defender.load(champion_path, device=cfg.train.device, merge=True)
-        for p in defender.model.parameters():
-            p.requires_grad_(True)
-        defender.spec.method, defender.spec.lora = "full", {}  # modules_to_save still names the head
-    elif lora is None:
-        defender = Defender.load(champion_path, device=cfg.train.device, trainable=True)  # its rules too
-        if dropout is not None:
-            set_lora_dropout(defender, float(dropout))
-    else:
-        dcfg = cfg.defender.model_copy(deep=True)
-        dcfg.lora = dcfg.lora.model_copy(update={k: lora[k] for k in ("r", "alpha", "dropout") if k in lora})
-        defender = Defender.create(dcfg, device=cfg.train.device, seed=seed)
-        defender.spec.threshold = Defender.read_spec(champion_path).threshold  # kept unless re-calibrated
-        defender.rules = RuleSet.load(champion_path)
-    if rules:
-        defender.rules = defender.rules.merged(rules)
-    result = train_defender(defender, texts, labels, val_texts, val_labels, retrain_config(cfg, **train_update),
-                            seed=seed, progress=progress,
-                            on_epoch=None if on_epoch is None else (lambda row: on_epoch(defender, row)))
-    return (defender.save(folder) if folder is not None else None), result, defender
-
-
-
-def set_lora_dropout(defender, p: float) -> None:
-    """Replace the LoRA dropout of a loaded adapter (peft uses Identity for p=0) and record it."""
-    from torch import nn
-
-    found = False
-    for module in defender.model.modules():
-        drops = getattr(module, "lora_dropout", None)
-        if isinstance(drops, nn.ModuleDict):
-            for name in list(drops.keys()):
-                drops[name] = nn.Dropout(p) if p > 0 else nn.Identity()
-                found = True
-    if not found:
-        return
-    for pcfg in getattr(defender.model, "peft_config", {}).values():
-        pcfg.lora_dropout = p
-    defender.spec.lora = {**defender.spec.lora, "dropout": p}
-
-
-
-def retrain_config(cfg, **update: Any):
-    """The ``TrainConfig`` of a warm-started challenger (``campaign.retrain``), plus ``update``.
-
-    One epoch budget, no early stopping, the (already trained) head at ``retrain.head_lr`` (default:
-    the adapter's rate), and the threshold either re-calibrated on val or inherited from the
-    champion (``retrain.calibrate_threshold``). Shared by the in-process loop, the Ray task and
-    the Tune trials, so all three train the same way.
-    """
-    rc = cfg.campaign.retrain
-    return cfg.train.model_copy(update={
-        "epochs": rc.epochs, "lr": rc.lr, "batch_size": rc.batch_size, "patience": 0,
-        "head_lr": rc.head_lr or rc.lr, "calibrate_threshold": rc.calibrate_threshold, **update,
-    })
-
-
-
-# ============================================================================ picking the challenger on the val probe
-def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, ProbeResult]],
-                     max_clean_f1_drop: float, max_fpr_rise: float) -> tuple[str, list[str]]:
-    """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
-
-    A candidate is admissible when it stays within the gate's clean-F1 and FPR limits against the
-    champion on the probe; the admissible one with the highest probe detection wins (ties: the
-    first listed). With none admissible, the last listed (the smallest change) goes to the gate.
-    Returns the name and one line per candidate saying why.
-    """
-    if not candidates:
-        raise ValueError("select_candidate needs at least one candidate")
-    notes, admissible = [], []
-    for name, r in candidates:
-        why = []
-        if r.clean_f1 < champion.clean_f1 - max_clean_f1_drop:
-            why.append(f"val F1 {r.clean_f1 - champion.clean_f1:+.4f}")
-        if r.fpr > champion.fpr + max_fpr_rise:
-            why.append(f"val FPR {r.fpr - champion.fpr:+.4f}")
-        notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
-                     f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"
-                     + (f" (outside the limits: {', '.join(why)})" if why else ""))
-        if not why:
-            admissible.append((name, r))
-    if not admissible:
-        return candidates[-1][0], notes
-    best = max(admissible, key=lambda nr: nr[1].detection)  # max keeps the first of equals
-    return best[0], notes
-
-
-
-def matched_threshold(benign_scores: Sequence[float], target_fpr: float, own: float) -> float | None:
-    """The lowest threshold ``>= own`` (on a 1e-4 grid) at which at most ``target_fpr`` of
-    ``benign_scores`` are flagged (``score >= threshold``); ``None`` when ``own`` already keeps to it.
-
-    A challenger that learned the evasions scores everything a little higher, perturbed non-toxic
-    text included; moving its operating point up until its false-positive rate on the val probe equals
-    the champion's compares the two at the same FPR, as a ROC comparison would.
-    """
-    n = len(benign_scores)
-    if n == 0 or _mean([s >= own for s in benign_scores]) <= target_fpr:
-        return None
-    allowed = int(math.floor(target_fpr * n + 1e-9))  # flags permitted at the target rate
-    ranked = sorted(benign_scores, reverse=True)
-    if allowed >= n:
-        return None
-    # strictly above the (allowed+1)-th highest score, so that only the top `allowed` stay flagged
-    thr = math.floor(ranked[allowed] * 1e4) / 1e4 + 1e-4
-    return round(max(thr, own), 6) if thr <= 1.0 else None
-
-
-
 # ============================================================================ the attacker
 class Attacker:
     """The loop's attack stage: named strategies, word-importance targeting, validity, one score call.
@@ -1213,16 +803,6 @@ class Attacker:
 
 
 # ============================================================================ helpers
-def _mean(xs: Sequence[bool]) -> float:
-    return sum(xs) / len(xs) if xs else 0.0
-
-
-
-def _split_cols(split) -> list[tuple[str, str, int]]:
-    return list(zip(split.ids, split.texts, split.labels, strict=True))
-
-
-
 def _llm_unavailable(cfg) -> str | None:
     """Why the configured llama.cpp attacker cannot run on this machine (None: it can, or another backend)."""
     if cfg.attack.llm.backend != "llama_cpp":

@@ -29,6 +29,10 @@ class Split:
     def __len__(self) -> int:
         return len(self.texts)
 
+    def rows(self) -> list[tuple[str, str, int]]:
+        """(id, text, label) per row, in split order."""
+        return list(zip(self.ids, self.texts, self.labels, strict=True))
+
     def subsample(self, n: int | None, seed: int) -> Split:
         """Stratified, seeded subsample of at most ``n`` rows (keeps the class balance)."""
         if n is None or n >= len(self):

@@ -100,6 +100,11 @@ def classification_report(
     }
 
 
+def share(flags: Sequence[bool]) -> float:
+    """Fraction of True values; 0.0 for an empty sequence (where the caller counts nothing as none)."""
+    return sum(flags) / len(flags) if flags else 0.0
+
+
 def rate(flags: Sequence[bool]) -> float | None:
     """Fraction of True values; None for an empty sequence (never a fake 0)."""
     return float(np.mean(np.asarray(flags, dtype=bool))) if len(flags) else None

@@ -30,13 +30,13 @@ class SweepJob:
 
 
 def train_trial(config: dict[str, Any], job: SweepJob) -> None:
-    """The Tune function trainable: :func:`arena.arena.train_challenger` with the trial's lr, epochs and
+    """The Tune function trainable: :func:`arena.retrain.train_challenger` with the trial's lr, epochs and
     dropout (a warm start from the champion), or its r/alpha too (``ray.tune.warm_start: false``: a
     fresh adapter), reporting every epoch with a checkpoint (a saved defender folder)."""
     import torch
     from ray import tune
 
-    from arena.arena import train_challenger
+    from arena.retrain import train_challenger
 
     torch.set_num_threads(max(1, job.threads))
     epochs = int(config["epochs"])

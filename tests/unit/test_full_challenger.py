@@ -9,9 +9,9 @@ import pytest
 
 def test_full_challenger_from_a_lora_champion(tmp_path: Path, repo_root: Path):
     torch = pytest.importorskip("torch")
-    from arena.arena import train_challenger
     from arena.config import load_config
     from arena.defend import Defender
+    from arena.retrain import train_challenger
 
     cfg = load_config(repo_root / "configs/test.yaml", ["train.device=cpu", "train.num_threads=1"])
     champion = Defender.create(cfg.defender, device="cpu", seed=1)

@@ -40,7 +40,7 @@ def test_ray_layers_depend_one_way(repo_root):
     """cluster <- tune <- actors <- serve / jobs, and the core loop imports none of them (issue 13)."""
     layers = [("arena.cluster", ["arena/cluster.py", "arena/prometheus.py"]), ("arena.tune", ["arena/tune"]),
               ("arena.actors", ["arena/actors.py"]), ("arena.serve", ["arena/serve"]), ("arena.jobs", ["arena/jobs"])]
-    core = ["arena/arena.py", "arena/registry.py", "arena/config.py", "arena/attack", "arena/defend", "arena/data"]
+    core = ["arena/arena.py", "arena/retrain.py", "arena/probe.py", "arena/registry.py", "arena/config.py", "arena/attack", "arena/defend", "arena/data"]
 
     def files(paths):
         for p in paths:

@@ -315,7 +315,7 @@ def test_train_set_keeps_each_texts_strategy_seed_and_record(tmp_path: Path, rep
 
 
 def test_matched_threshold():
-    from arena.arena import matched_threshold
+    from arena.probe import matched_threshold
 
     scores = [0.95, 0.8, 0.7, 0.62, 0.55, 0.3, 0.2, 0.1, 0.05, 0.01]
     # own 0.5: 5 of 10 flagged; 20% allowed -> only the two highest stay flagged
@@ -334,7 +334,7 @@ def load_splits_texts(cfg, split: str) -> list[str]:
 
 
 def test_select_candidate_rules():
-    from arena.arena import ProbeResult, select_candidate
+    from arena.probe import ProbeResult, select_candidate
 
     champ = ProbeResult("1", detection=0.80, fpr=0.05, clean_f1=0.76)
     better = ProbeResult("2", detection=0.90, fpr=0.06, clean_f1=0.755)

@@ -1,0 +1,168 @@
+"""The val probe: how a round picks its challenger among candidates, on val texts only.
+
+    probe = ValProbe(cfg, services, attacker, threshold_of, log)
+    data = probe.build(splits["val"], baseline_version, train_strategies, seed)   # once, saved in state.json
+    result = probe.measure(version, data)                  # ProbeResult: detection, FPR, clean F1
+    name, notes = select_candidate(probe.measure(champion, data), [(name, result), ...], 0.01, 0.02)
+
+The probe mirrors the gate's three numbers (attacked toxic detection, perturbed non-toxic FPR, clean
+macro-F1) on the val split, so that a round can offer several candidates (new weights, blends,
+FPR-matched operating points, rules only) and send the gate only the one that looks best where the
+test split is never read. No Ray, no torch: it reaches models through ``services.scorer``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from arena.metrics import share
+
+
+@dataclass
+class ProbeResult:
+    """One candidate on the val probe (val split only): detection of perturbed toxic val texts, FPR
+    on perturbed non-toxic ones, macro-F1 on clean val texts, at the candidate's own threshold."""
+
+    version: str
+    detection: float
+    fpr: float
+    clean_f1: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items()}
+
+
+class ValProbe:
+    """Builds the probe once (:meth:`build`) and measures versions on it (:meth:`measure`), caching
+    each version's scores, so that a threshold-moved candidate costs no second scoring pass."""
+
+    def __init__(self, cfg, services, attacker, threshold_of: Callable[[str], float],
+                 log: Callable[[str], None] | None = None) -> None:
+        self.cfg, self.services, self.attacker = cfg, services, attacker
+        self.threshold_of = threshold_of
+        self.log = log or (lambda msg: None)
+        self._results: dict[str, ProbeResult] = {}  # version (or version@threshold) -> its numbers
+        self._scores: dict[str, list[float]] = {}  # version -> its scores of the probe's texts
+
+    def build(self, val, version: str, strategies: Sequence[str], seed: int) -> dict[str, Any] | None:
+        """Val texts only: ``campaign.val_probe_size`` toxic ones that ``version`` (the round-0
+        champion) flags, attacked by every one of ``strategies`` as the frozen suite is (targeted at it,
+        best of several candidates); ``campaign.val_probe_benign`` non-toxic ones, each perturbed by one
+        strategy in turn; and ``campaign.val_probe_clean`` clean ones. The LLM strategies are left out
+        (seconds per text on CPU). ``None`` when nothing can be built (the caller then does not pick)."""
+        cc = self.cfg.campaign
+        names = [n for n in strategies if "llm" not in self.attacker.family_sets[n]]
+        if not names:
+            self.log("val probe: no trained strategy other than the LLM; challengers are not pre-selected")
+            return None
+        rng = random.Random(seed * 7 + 5)
+        rows = val.rows()
+        tox = [(i, t) for i, t, y in rows if y == 1]
+        scorer = self.services.scorer(version)
+        scores = scorer.score([t for _, t in tox])
+        thr = self.threshold_of(version)
+        tox = [x for x, sc in zip(tox, scores, strict=True) if sc >= thr]
+        ben = [(i, t) for i, t, y in rows if y == 0]
+        if not tox or not ben:
+            self.log("val probe: the val split lacks flagged toxic or non-toxic texts; challengers are not pre-selected")
+            return None
+        toxic = self.attacker.build_suite(rng.sample(tox, min(cc.val_probe_size, len(tox))), scorer, seed=seed + 5,
+                                          targeted=True, desc="val probe", strategies=names, kind="val_probe", label=1)
+        # benign: many texts, one strategy each (round robin), so that one text flipping moves the FPR
+        # by 1/n and not by (strategies)/n as it would if every strategy rewrote the same few texts
+        ben_pool = rng.sample(ben, min(cc.val_probe_benign, len(ben)))
+        benign = self.attacker.attack(ben_pool, lambda k: names[k % len(names)], seed + 6, None, n=1,
+                                      targeted=False)
+        clean = rng.sample(rows, min(cc.val_probe_clean, len(rows)))
+        return {"toxic": [x.attacked for x in toxic], "toxic_strategy": [x.strategy for x in toxic],
+                "benign": [c.text for _, c, _ in benign if c is not None],
+                "benign_strategy": [names[k % len(names)] for k, c, _ in benign if c is not None],
+                "clean_texts": [t for _, t, _ in clean], "clean_labels": [y for *_, y in clean]}
+
+    def measure(self, version: str, data: dict[str, Any], threshold: float | None = None) -> ProbeResult:
+        """``version`` on the probe ``data`` at its own threshold, or at ``threshold`` (cached)."""
+        from arena.metrics import classification_report
+
+        version = str(version)
+        key = version if threshold is None else f"{version}@{threshold:.4f}"
+        if key not in self._results:
+            thr = self.threshold_of(version) if threshold is None else threshold
+            scores = self.scores(version, data)
+            t, b = len(data["toxic"]), len(data["benign"])
+            clean = classification_report(data["clean_labels"], scores[t + b :], thr) if data["clean_texts"] else {}
+            self._results[key] = ProbeResult(
+                key, share([x >= thr for x in scores[:t]]), share([x >= thr for x in scores[t : t + b]]),
+                float(clean.get("macro_f1", 0.0)))
+        return self._results[key]
+
+    def remember(self, version: str, result: ProbeResult) -> None:
+        """Record ``result`` as ``version``'s own (a threshold-moved candidate registered as a version)."""
+        self._results[str(version)] = ProbeResult(str(version), result.detection, result.fpr, result.clean_f1)
+
+    def scores(self, version: str, data: dict[str, Any]) -> list[float]:
+        """``version``'s scores of the probe's toxic, benign and clean texts, in that order (cached)."""
+        version = str(version)
+        if version not in self._scores:
+            self._scores[version] = self.services.scorer(version).score(
+                data["toxic"] + data["benign"] + data["clean_texts"])
+        return self._scores[version]
+
+    def fpr_matched_threshold(self, version: str, target_fpr: float, data: dict[str, Any]) -> float | None:
+        """The lowest threshold, at or above ``version``'s own, at which its FPR on the probe's perturbed
+        non-toxic texts is at most ``target_fpr`` (the champion's there); ``None`` when its own
+        threshold already is. Val texts only: the gate's test-side numbers never see it."""
+        t, b = len(data["toxic"]), len(data["benign"])
+        return matched_threshold(self.scores(version, data)[t : t + b], target_fpr, self.threshold_of(version))
+
+
+def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, ProbeResult]],
+                     max_clean_f1_drop: float, max_fpr_rise: float) -> tuple[str, list[str]]:
+    """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
+
+    A candidate is admissible when it stays within the gate's clean-F1 and FPR limits against the
+    champion on the probe; the admissible one with the highest probe detection wins (ties: the
+    first listed). With none admissible, the last listed (the smallest change) goes to the gate.
+    Returns the name and one line per candidate saying why.
+    """
+    if not candidates:
+        raise ValueError("select_candidate needs at least one candidate")
+    notes, admissible = [], []
+    for name, r in candidates:
+        why = []
+        if r.clean_f1 < champion.clean_f1 - max_clean_f1_drop:
+            why.append(f"val F1 {r.clean_f1 - champion.clean_f1:+.4f}")
+        if r.fpr > champion.fpr + max_fpr_rise:
+            why.append(f"val FPR {r.fpr - champion.fpr:+.4f}")
+        notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
+                     f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"
+                     + (f" (outside the limits: {', '.join(why)})" if why else ""))
+        if not why:
+            admissible.append((name, r))
+    if not admissible:
+        return candidates[-1][0], notes
+    best = max(admissible, key=lambda nr: nr[1].detection)  # max keeps the first of equals
+    return best[0], notes
+
+
+def matched_threshold(benign_scores: Sequence[float], target_fpr: float, own: float) -> float | None:
+    """The lowest threshold ``>= own`` (on a 1e-4 grid) at which at most ``target_fpr`` of
+    ``benign_scores`` are flagged (``score >= threshold``); ``None`` when ``own`` already keeps to it.
+
+    A challenger that learned the evasions scores everything a little higher, perturbed non-toxic
+    text included; moving its operating point up until its false-positive rate on the val probe equals
+    the champion's compares the two at the same FPR, as a ROC comparison would.
+    """
+    n = len(benign_scores)
+    if n == 0 or share([s >= own for s in benign_scores]) <= target_fpr:
+        return None
+    allowed = int(math.floor(target_fpr * n + 1e-9))  # flags permitted at the target rate
+    ranked = sorted(benign_scores, reverse=True)
+    if allowed >= n:
+        return None
+    # strictly above the (allowed+1)-th highest score, so that only the top `allowed` stay flagged
+    thr = math.floor(ranked[allowed] * 1e4) / 1e4 + 1e-4
+    return round(max(thr, own), 6) if thr <= 1.0 else None
