@@ -10,7 +10,8 @@ Roles (resources from config ``ray``; GPU fractions apply only when the cluster 
     DefenderActor     scores texts for a registry version (two models cached)  num_gpus = ray.num_gpus.defender
     AttackerActor     runs the attack strategies; the LLM backend lives here    num_gpus = ray.num_gpus.attacker
     trainer           a task training the challenger, or a Tune sweep           num_gpus = ray.num_gpus.trainer
-                      (arena/tune, ``ray.tune.enabled``) whose trials get that share each
+                      (arena/tune, ``ray.tune.enabled``) whose trials get that share each; with
+                      ``train.device: cuda`` the baseline of a fresh OUT trains in such a task too
     CoordinatorActor  runs ``arena.arena.Campaign`` unchanged, with :class:`RayServices` (actor-backed
                       scoring and training) and an actor-backed attacker; publishes the round metrics
 
@@ -40,10 +41,11 @@ from typing import Any
 
 import ray
 
-from arena.arena import Campaign, Services, train_challenger
+from arena.arena import Campaign, Services
 from arena.cluster import actor_alive, gpu_share, init_ray, placement, use_worker_threads, wait_logged
 from arena.errors import ArenaError
 from arena.registry import pin_tracking
+from arena.retrain import train_challenger
 
 ROLES = ("coordinator", "defender", "attacker")
 
@@ -156,7 +158,7 @@ class RemoteStrategy:
 def train_challenger_task(cfg, out_dir: str, champion_path: str, texts: list[str], labels: list[float],
                           val_texts: list[str], val_labels: list[int], rnd: int, seed: int,
                           progress: bool = False, rules: list[dict[str, Any]] | None = None) -> tuple[str, dict[str, Any]]:
-    """:func:`arena.arena.train_challenger` as a Ray task with the trainer's GPU share: the champion at
+    """:func:`arena.retrain.train_challenger` as a Ray task with the trainer's GPU share: the champion at
     ``champion_path`` warm-started on the retrain set, saved to OUT/models/round-N.
     Returns (folder, training result with the task's placement)."""
     use_worker_threads(cfg.ray)
@@ -164,6 +166,15 @@ def train_challenger_task(cfg, out_dir: str, champion_path: str, texts: list[str
                                          rules=rules or (), folder=Path(out_dir) / "models" / f"round-{rnd}",
                                          progress=progress)
     return str(folder), {**result.to_dict(), "placement": placement()}
+
+
+def train_baseline_task(cfg, out_dir: str, progress: bool = False) -> dict[str, Any]:
+    """:func:`arena.baseline.train_baseline` as a Ray task with the trainer's GPU share: the baseline
+    champion of a fresh OUT, registered with alias ``champion``. Returns its report with the task's placement."""
+    from arena.baseline import train_baseline
+
+    use_worker_threads(cfg.ray)
+    return {**train_baseline(cfg, out_dir, progress=progress), "placement": placement()}
 
 
 class RayServices(Services):
@@ -217,7 +228,7 @@ class CoordinatorActor:
 
     def __init__(self, cfg, out_dir: str, defender, attacker, progress: bool = True) -> None:
         self.cfg, self.out = cfg, Path(out_dir)
-        use_worker_threads(cfg.ray)  # the baseline champion of a fresh OUT trains in this actor
+        use_worker_threads(cfg.ray)  # the baseline champion of a fresh OUT trains in this actor (CPU)
         self.defender, self.attacker, self.progress = defender, attacker, progress
         self._board = None
         self._running = False
@@ -233,12 +244,37 @@ class CoordinatorActor:
             campaign = Campaign(self.cfg, self.out, progress=self.progress,
                                 services_factory=partial(RayServices, defender=self.defender),
                                 strategy_factory=partial(RemoteStrategy, self.attacker), on_round=self._on_round)
+            if self.cfg.train.device == "cuda":
+                self._train_baseline_in_task(campaign)
             return campaign.run(rounds)
         except Exception as exc:
             self._error = repr(exc)
             raise
         finally:
             self._running = False
+
+    def _train_baseline_in_task(self, campaign: Campaign) -> None:
+        """A fresh OUT's baseline on CUDA trains in a task holding the trainer's GPU share, not in this
+        actor (it has no GPU share, and holding one for the whole run would starve the challenger task:
+        0.25 + 0.25 + 0.5 of configs/gpu.yaml fill the GPU): the GPU work stays inside Ray's accounting and
+        its CUDA memory leaves with the task's worker. ``campaign.run`` then finds the champion and skips
+        its own baseline training."""
+        from arena.registry import CHAMPION
+
+        if campaign.registry.get_alias(CHAMPION) is not None:
+            return
+        rc = self.cfg.ray
+        needs = {"CPU": rc.trainer_cpus, "GPU": gpu_share("trainer", rc)}
+        if self.progress:
+            print(f"round 0: training the baseline champion in a task ({needs})", flush=True)
+        # max_calls=1: the worker exits after the task, so its CUDA context and cached memory go with it
+        task = ray.remote(max_calls=1)(train_baseline_task).options(num_cpus=needs["CPU"], num_gpus=needs["GPU"],
+                                                                    max_retries=1)
+        # campaign.cfg: the config Campaign itself would train the baseline with
+        report = wait_logged(task.remote(campaign.cfg, str(self.out), self.progress), "baseline training", needs)
+        if self.progress:
+            print(f"baseline champion v{report['model_version']} (test macro-F1 {report['macro_f1']:.4f}, "
+                  f"GPU ids {report['placement']['gpu_ids']})", flush=True)
 
     def status(self) -> dict[str, Any]:
         state = self._state() or {}

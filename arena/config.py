@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from arena.errors import ConfigError
 
@@ -105,6 +113,21 @@ class LLMConfig(_Model):
     samples: int = Field(4, ge=1, le=32, description="Paraphrases sampled per text.")
     temperature: float = Field(0.8, ge=0.0, le=2.0)
     max_tokens: int = Field(40, ge=4, le=1024)
+    engine_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="More keyword arguments of the backend's constructor, over its defaults "
+        "(arena/llm; vllm: gpu_memory_utilization, max_model_len, dtype and any vllm.LLM argument such as "
+        "enforce_eager or tokenizer; llama_cpp: n_ctx, n_threads). The model and server URL have their own keys "
+        "above; no secrets here (the resolved config is logged): the openai key comes from OPENAI_API_KEY.")
+
+    @field_validator("engine_kwargs")
+    @classmethod
+    def _own_keys_elsewhere(cls, value: dict[str, Any]) -> dict[str, Any]:
+        taken = {"model": "attack.llm.model", "model_path": "attack.llm.model", "base_url": "attack.llm.base_url",
+                 "api_key": "env OPENAI_API_KEY"}
+        clash = [f"{k} (use {taken[k]})" for k in value if k in taken]
+        if clash:
+            raise ValueError(f"not an engine kwarg: {', '.join(clash)}")
+        return value
 
 
 class AttackConfig(_Model):

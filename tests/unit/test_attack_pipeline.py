@@ -133,6 +133,35 @@ def test_constraints_and_llm_params_come_from_config():
         AttackPipeline(["nope"])
 
 
+def test_engine_kwargs_reach_the_backend_constructor(repo_root):
+    """attack.llm.engine_kwargs (configs/gpu.yaml's, plus an override) arrive in the backend the LLM strategy
+    builds, next to the model; nothing is loaded (vLLM is imported only by generate)."""
+    cfg = load_config(repo_root / "configs/gpu.yaml", ["attack.llm.model=/models/x.gguf",
+                                                       "attack.llm.engine_kwargs.tokenizer=/models/x-hf"])
+    strategy = AttackPipeline.from_config(cfg, "llm_rewrite").strategy("llm_rewrite")
+    backend = strategy.llm()
+    assert type(backend).__name__ == "VLLMBackend" and backend._llm is None
+    assert (backend.model, backend.gpu_memory_utilization, backend.max_model_len) == ("/models/x.gguf", 0.2, 1024)
+    assert backend.engine_kwargs == {"enforce_eager": True, "tokenizer": "/models/x-hf"}
+    assert backend.llm_kwargs() == {"model": "/models/x.gguf", "gpu_memory_utilization": 0.2, "max_model_len": 1024,
+                                    "dtype": "float16", "enforce_eager": True, "tokenizer": "/models/x-hf"}
+    # another backend gets them too: one it does not take is the backend's config error
+    cfg = load_config(None, ["attack.llm.engine_kwargs={n_ctx: 512, no_such_arg: 1}"])
+    with pytest.raises(ConfigError, match="llama_cpp"):
+        AttackPipeline.from_config(cfg, "llm_rewrite").strategy("llm_rewrite").llm()
+
+
+@pytest.mark.parametrize(("override", "match"), [
+    ("attack.llm.engine_kwargs=5", r"attack\.llm\.engine_kwargs: Input should be a valid dictionary"),
+    ("attack.llm.engine_kwargs=[enforce_eager]", r"attack\.llm\.engine_kwargs: Input should be a valid dictionary"),
+    ("attack.llm.engine_kwargs={model: m}", r"attack\.llm\.engine_kwargs: .*model \(use attack\.llm\.model\)"),
+    ("attack.llm.engine_kwargs={api_key: k}", r"attack\.llm\.engine_kwargs: .*OPENAI_API_KEY"),
+])
+def test_engine_kwargs_of_the_wrong_kind_are_a_config_error(override, match):
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, [override])
+
+
 def test_arena_attack_cli_applies_the_config(tmp_path, capsys):
     from arena.cli import main
 

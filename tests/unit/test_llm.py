@@ -125,6 +125,52 @@ def test_gguf_discovery_errors_name_the_fix(tmp_path, monkeypatch):
         default_gguf_path("empty_gguf_pkg")
 
 
+def test_gguf_hf_folder_is_built_from_the_gguf_metadata_once(tmp_path, monkeypatch):
+    """What vLLM's GGUF plugin needs beside the packaged GGUF: config.json (tied embeddings: the file has
+    no output.weight), the tokenizer and the chat template, read offline from the file, then cached."""
+    import transformers
+
+    from arena.llm.models import gguf_hf_folder
+
+    gguf = default_gguf_path()
+    folder = gguf_hf_folder(gguf, tmp_path)
+    assert folder.parent == tmp_path and folder.name.startswith(gguf.stem)
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["model_type"], config["architectures"], config["tie_word_embeddings"], config["vocab_size"]) == \
+        ("llama", ["LlamaForCausalLM"], True, 49152)
+    tok = transformers.AutoTokenizer.from_pretrained(str(folder))
+    prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n")
+    assert not [p for p in tmp_path.iterdir() if p != folder]  # no temporary folder left behind
+
+    def fail(*a, **k):
+        raise AssertionError("rebuilt")
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", fail)
+    assert gguf_hf_folder(gguf, tmp_path) == folder  # cached
+    with pytest.raises(ModelError, match="not found"):
+        gguf_hf_folder(tmp_path / "missing.gguf", tmp_path)
+
+
+def test_vllm_engine_arguments_for_a_gguf(monkeypatch):
+    """A GGUF gets float16 and the folder of its config/tokenizer unless the caller chose them."""
+    from arena.llm import models
+
+    built = []
+    monkeypatch.setattr(models, "gguf_hf_folder", lambda path: built.append(path) or Path("/cache/x-hf"))
+    kw = get_backend("vllm", model="/m/x.gguf", enforce_eager=True).llm_kwargs()
+    assert kw == {"model": "/m/x.gguf", "gpu_memory_utilization": 0.5, "max_model_len": 4096, "dtype": "float16",
+                  "enforce_eager": True, "tokenizer": "/cache/x-hf"}
+    kw = get_backend("vllm", model="/m/x.gguf", dtype="bfloat16", tokenizer="org/base", enforce_eager=False,
+                     gpu_memory_utilization=0.2).llm_kwargs()
+    assert (kw["dtype"], kw["tokenizer"], kw["enforce_eager"], kw["gpu_memory_utilization"]) == \
+        ("bfloat16", "org/base", False, 0.2)
+    assert "tokenizer" not in get_backend("vllm", model="/m/x.gguf", hf_config_path="/m/hf").llm_kwargs()
+    kw = get_backend("vllm", model="org/instruct").llm_kwargs()
+    assert kw["dtype"] == "auto" and "tokenizer" not in kw and "enforce_eager" not in kw
+    assert built == ["/m/x.gguf"]
+
+
 def test_importing_arena_llm_imports_no_heavy_library():
     code = ("import sys, arena.llm; "
             "print(sorted(m for m in ('torch', 'vllm', 'llama_cpp', 'transformers', 'llm') if m in sys.modules))")
