@@ -136,11 +136,13 @@ class AttackConfig(_Model):
     )
     exclude: list[str] = Field(default_factory=list, description="Strategies left out of `all`.")
     budget: int | None = Field(None, ge=1, description="Words/characters a strategy may touch (None = its default).")
-    search: Literal["greedy", "random", "none"] = Field(
+    search: Literal["greedy", "greedy_words", "random", "none"] = Field(
         "greedy", description="Live/train attacks, `arena attack` and Serve: greedy = words targeted in delete-one "
-        "importance order through the defender's score; random = positions drawn at random, no importance queries "
-        "(none = random, for old configs). The frozen suite and the val probe are always greedy (as hard as the "
-        "attacker can). arena/attack/pipeline.py.")
+        "importance order through the defender's score, the best of n candidates (one shot); greedy_words = "
+        "TextAttack's greedy word-importance search step by step (each word in turn, kept when it lowers P(toxic), "
+        "until the label flips or query_budget is spent; the frozen suite and val probe use it too); random = "
+        "positions drawn at random, no importance queries (none = random, for old configs). The frozen suite and "
+        "the val probe are always targeted (as hard as the attacker can). arena/attack/pipeline.py.")
     query_budget: int = Field(
         30, ge=1, description="Defender queries per attack (one text, one strategy): importance scores the text and "
         "at most min(16, query_budget - 1) one-word deletions; candidates are scored until the budget is spent.")

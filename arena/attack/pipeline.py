@@ -13,10 +13,13 @@ and bench/attack.py)::
 * **constraints**: :func:`validity_rules` (``attack.max_edit_ratio``, ``attack.min_similarity``);
 * **goal**: a label flip, toxic (P >= the defender's threshold) to non-toxic;
 * **search** (``attack.search``): ``greedy`` targets words in delete-one importance order through
-  the defender's black-box ``score`` (TextAttack's greedy word-importance ranking), ``random``
-  lets each strategy draw its positions at random (no importance queries). ``none`` is an alias
-  of ``random`` kept for old configs. Either way the best of the strategies' ``n`` candidates is
-  kept (the lowest score).
+  the defender's black-box ``score`` (one shot: importance once, then the best of the strategy's
+  ``n`` candidates, the lowest score); ``greedy_words`` is TextAttack's greedy word-importance
+  search step by step (:class:`arena.attack.search.GreedySearch`: at each word in importance order
+  the strategy's ``n`` rewrites of that word are scored and the best kept if it lowers P(toxic),
+  until the label flips or the budget is spent; stronger, and more queries per attack);
+  ``random`` lets each strategy draw its positions at random (no importance queries). ``none`` is
+  an alias of ``random`` kept for old configs.
 * **query budget** (``attack.query_budget``): defender queries per attack (one text, one
   strategy), counted as in arena/attack/search.py (one text scored = one query). Importance
   scores the text and at most ``min(16, query_budget - 1)`` one-word deletions; a strategy's
@@ -34,13 +37,13 @@ from typing import Any
 
 from arena.attack.constraints import ValidityRules, validate
 from arena.attack.registry import get_strategy, list_strategies
-from arena.attack.search import word_importance, word_importance_many
+from arena.attack.search import GreedySearch, word_importance, word_importance_many
 from arena.errors import ConfigError
 from arena.types import Candidate
 
 #: at most this many words of a text are scored by delete-one importance (the most salient ones)
 IMPORTANCE_WORDS = 16
-SEARCHES = ("greedy", "random", "none")
+SEARCHES = ("greedy", "greedy_words", "random", "none")
 
 
 def select_strategies(spec: str | Sequence[str], *, llm: bool = False, exclude: Sequence[str] = ()) -> list[str]:
@@ -130,8 +133,17 @@ class AttackPipeline:
 
     @property
     def targeted(self) -> bool:
-        """Whether the search targets words by importance (``greedy``)."""
-        return self.search == "greedy"
+        """Whether the search targets words by importance (``greedy``, ``greedy_words``)."""
+        return self.search in ("greedy", "greedy_words")
+
+    def word_search(self, strategy, n: int, budget: int | None, threshold: float) -> GreedySearch:
+        """The ``greedy_words`` search of one strategy: ``n`` rewrites of each word in importance order,
+        constraints before scoring, within ``query_budget`` (importance included)."""
+        from functools import partial
+
+        return GreedySearch([strategy], query_budget=self.query_budget, threshold=threshold, candidates_per_word=n,
+                            budget_per_word=budget, max_importance_words=max(1, self.importance_words),
+                            constraint=partial(validate, rules=self.rules))
 
     @property
     def importance_words(self) -> int:
@@ -175,6 +187,8 @@ class AttackPipeline:
         ``targeted`` overrides the configured search, ``budget`` ``attack.budget``, for this call.
         """
         targeted = self.targeted if targeted is None else targeted
+        if targeted and scorer is not None and self.search == "greedy_words" and self.query_budget > 1:
+            return self._attack_text_words(text, scorer, seed, n, strategies, budget)
         queries, base, targets = 0, None, None
         if scorer is not None:
             if targeted and self.importance_words > 0:
@@ -195,6 +209,20 @@ class AttackPipeline:
         rest = [c for c in checked if id(c) not in scored_ids]
         return TextAttackResult(text, base, scored + rest, queries + len(valid))
 
+    def _attack_text_words(self, text: str, scorer, seed: int, n: int, strategies: Sequence[str] | None,
+                           budget: int | None) -> TextAttackResult:
+        """``greedy_words``: one :meth:`word_search` per strategy (each its own query budget)."""
+        from arena.attack.base import derive_seed
+
+        budget = self.budget if budget is None else budget
+        threshold, found, queries, base = scorer_threshold(scorer), [], 0, None
+        for k, name in enumerate(self.strategies if strategies is None else strategies):
+            res = self.word_search(self.strategy(name), n, budget, threshold).run(text, scorer, derive_seed(seed, k))
+            base, queries = res.original_score, queries + res.queries
+            if res.best is not None:
+                found.append(res.best)
+        return TextAttackResult(text, base, sorted(found, key=lambda c: c.score), queries)
+
     def attack_many(self, items: Sequence[tuple[str, str]], strategy_of: Callable[[int], str], seed: int,
                     scorer, n: int, targeted: bool, importance: dict[str, Any] | None = None,
                     prefer: str = "low", log: Callable[[str], None] | None = None,
@@ -214,6 +242,17 @@ class AttackPipeline:
 
         from arena.errors import ArenaError
 
+        if targeted and scorer is not None and self.search == "greedy_words" and self.query_budget > 1 and prefer == "low":
+            out = []
+            for k, (_, text) in enumerate(items):
+                strat = self.strategy(strategy_of(k))
+                search = self.word_search(strat, n, self.budget, scorer_threshold(scorer))
+                res = search.run(text, scorer, random.Random(seed * 1_000_003 + k).getrandbits(63))
+                best = res.best
+                if best is not None:  # one strategy: the campaign's record names it, not "+"-joined steps
+                    best = Candidate(**{**best.to_dict(), "strategy": strat.name})
+                out.append((k, best, res.queries))
+            return out
         importance = {} if importance is None else importance
         if targeted and scorer is not None:  # every missing text's deletions in one batched call
             missing = list(dict.fromkeys(t for _, t in items if t not in importance))
@@ -254,6 +293,14 @@ class AttackPipeline:
                 if k not in best or sign * sc < sign * best[k].score:
                     best[k] = Candidate(**{**c.to_dict(), "score": float(sc)})
         return [(k, best.get(k), queries[k]) for k in range(len(items))]
+
+
+def scorer_threshold(scorer) -> float:
+    """The decision threshold of a scorer: its ``threshold``, its ``spec.threshold`` (a Defender), else 0.5."""
+    thr = getattr(scorer, "threshold", None)
+    if thr is None:
+        thr = getattr(getattr(scorer, "spec", None), "threshold", None)
+    return 0.5 if thr is None else float(thr)
 
 
 def within_budget(keyed: Sequence[tuple[Any, Candidate]], left: dict[Any, int]) -> list[tuple[Any, Candidate]]:

@@ -174,3 +174,44 @@ def test_arena_attack_cli_applies_the_config(tmp_path, capsys):
                  "--set", "attack.max_edit_ratio=0.01"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows and not any(r["valid"] for r in rows)  # the config's validity limit applied
+
+
+class WordScorer:
+    """P(toxic) = 0.9 with both plain words ``idiot`` and ``moron`` in the text, 0.6 with one, 0.3 with neither."""
+
+    version = "stub-words"
+    threshold = 0.5
+
+    def __init__(self) -> None:
+        self.queries = 0
+
+    def score(self, texts):
+        texts = list(texts)
+        self.queries += len(texts)
+        return [0.3 + 0.3 * len({"idiot", "moron"} & set(t.lower().split())) for t in texts]
+
+
+def test_greedy_words_is_the_word_by_word_search_within_the_budget():
+    """attack.search=greedy_words runs GreedySearch through the pipeline: both insults must be rewritten
+    (two accepted steps) before the label flips, as TextAttack's greedy word-importance search does."""
+    cfg = load_config(None, ["attack.search=greedy_words", "attack.query_budget=40"])
+    pipe = AttackPipeline.from_config(cfg, ["homoglyph"])
+    assert pipe.targeted
+    scorer = WordScorer()
+    res = pipe.attack_text("you are an idiot and a moron", scorer, seed=1, n=2)
+    assert res.original_score == pytest.approx(0.9) and res.queries == scorer.queries <= 40
+    best = res.candidates[0]
+    assert best.score == pytest.approx(0.3) and best.valid
+    steps = best.params["steps"]
+    assert len(steps) == 2 and {s["strategy"] for s in steps} == {"homoglyph"}
+    # the campaign's batched form: same search, the record names the one strategy
+    scorer2 = WordScorer()
+    [(k, cand, queries)] = pipe.attack_many([("t1", "you are an idiot and a moron")], lambda _k: "homoglyph", 5,
+                                            scorer2, n=2, targeted=True)
+    assert k == 0 and cand.strategy == "homoglyph" and cand.score == pytest.approx(0.3) and queries == scorer2.queries <= 40
+    # a budget too small for both steps: no flip, and never a query over it
+    tight = AttackPipeline.from_config(load_config(None, ["attack.search=greedy_words", "attack.query_budget=9"]),
+                                       ["homoglyph"])
+    scorer3 = WordScorer()
+    res3 = tight.attack_text("you are an idiot and a moron", scorer3, seed=1, n=2)
+    assert scorer3.queries <= 9 and all(c.score > 0.5 for c in res3.candidates)
