@@ -29,6 +29,8 @@ def main() -> int:
     ap.add_argument("--config", default="configs/default.yaml")
     ap.add_argument("--out", default="bench/results")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--name", help="a label for this recipe (bench/baseline_sweep.sh)")
+    ap.add_argument("--jsonl", metavar="FILE", help="also append the result as one line to FILE")
     ap.add_argument("--keep", metavar="DIR", help="keep the trained champion and its registry in DIR (e.g. to start "
                     "a campaign from it) instead of a temporary folder")
     args = ap.parse_args()
@@ -64,9 +66,15 @@ def main() -> int:
         "machine": machine_info(),
         "targets": {"test_macro_f1": 0.80, "train_wall_s": 480},
     }
+    if args.name:
+        result["name"] = args.name
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "baseline.json").write_text(json.dumps(result, indent=2))
+    if args.jsonl:
+        Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
+        with open(args.jsonl, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result) + "\n")
     met = result["test_macro_f1"] >= 0.80 and result["train_wall_s"] <= 480
     print(
         f"baseline: test macro-F1 {result['test_macro_f1']:.4f} (target >= 0.80), train {result['train_wall_s']:.0f}s "
