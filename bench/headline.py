@@ -41,10 +41,36 @@ def _breakdown(rounds: list[dict]) -> dict:
     return {"per_round": per_round, "mean_rounds_1_to_n": mean}
 
 
+def _live_split(run: Path, heldout: list[str], n_rounds: int) -> dict:
+    """Per round, the live attacks (OUT/records, pool ``live``) on the trained strategies and on the
+    held-out family apart: how many the bandit spent on each and how many evaded. The live attacker
+    may pick held-out strategies, which the loop may never learn, so the overall rate mixes the two."""
+    from arena.records import RecordStore
+
+    t = RecordStore(run).read(pools=["live"])
+    rows = {r: {"trained": [0, 0], "heldout": [0, 0]} for r in range(n_rounds)}
+    for rnd, strat, evaded in zip(t["round"].to_pylist(), t["strategy"].to_pylist(), t["evaded"].to_pylist(),
+                                  strict=True):
+        cell = rows.setdefault(rnd, {"trained": [0, 0], "heldout": [0, 0]})["heldout" if strat in heldout else "trained"]
+        cell[0] += 1
+        cell[1] += bool(evaded)
+
+    def rate(c: list[int]) -> float | None:
+        return c[1] / c[0] if c[0] else None
+    return {
+        "trained_attacks": [rows[r]["trained"][0] for r in sorted(rows)],
+        "trained_success": [rate(rows[r]["trained"]) for r in sorted(rows)],
+        "heldout_attacks": [rows[r]["heldout"][0] for r in sorted(rows)],
+        "heldout_success": [rate(rows[r]["heldout"]) for r in sorted(rows)],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", default="runs/headline", help="campaign folder with summary.json")
     ap.add_argument("--out", default="bench/results")
+    ap.add_argument("--command", default="make headline", help="the command that ran the campaign (recorded)")
+    ap.add_argument("--no-copy-curve", action="store_true", help="do not copy the run's detection.png to OUT")
     args = ap.parse_args()
     run, out = Path(args.run), Path(args.out)
     summary = json.loads((run / "summary.json").read_text())
@@ -70,8 +96,9 @@ def main() -> int:
     }
     result = {
         "benchmark": "headline",
-        "command": "make headline",
+        "command": args.command,
         "campaign_id": summary["campaign_id"],
+        "seed": (summary.get("config") or {}).get("seed"),
         "rounds": len(rounds) - 1,
         "frozen_detection": frozen,
         "heldout_strategy_detection": [r.get("heldout_strategy_detection") for r in rounds],
@@ -94,11 +121,12 @@ def main() -> int:
         "setup_s": summary.get("setup_s"),  # pools + frozen suite, before round 0 (None: older campaigns)
         "wall_s_all": (summary.get("setup_s") or 0.0) + sum(r["wall_s"] for r in rounds),
         "checks": checks,
+        "live_split": _live_split(run, summary.get("heldout_strategies") or [], len(rounds)),
         "round_breakdown": _breakdown(rounds),
     }
     out.mkdir(parents=True, exist_ok=True)
     (out / "headline.json").write_text(json.dumps(result, indent=2))
-    if (run / "detection.png").is_file():
+    if (run / "detection.png").is_file() and not args.no_copy_curve:
         shutil.copy(run / "detection.png", out / "headline_detection.png")
     print(
         f"headline: frozen detection {frozen[0]:.3f} -> {frozen[-1]:.3f} over {len(rounds) - 1} rounds "

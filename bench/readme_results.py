@@ -155,6 +155,13 @@ def _headline(h: dict, img_prefix: str = "") -> list[str]:
         "| frozen-suite detection | " + " | ".join(pct(x) for x in h["frozen_detection"]) + " |",
         "| held-out family detection | " + " | ".join(pct(x) for x in h["heldout_strategy_detection"]) + " |",
         "| live attack success | " + " | ".join(pct(x) for x in h["live_attack_success"]) + " |",
+        *(["| live: trained strategies, success (attacks) | " + " | ".join(
+            "" if x is None else f"{pct(x)} ({k})" for x, k in zip(h["live_split"]["trained_success"],
+                                                                 h["live_split"]["trained_attacks"], strict=True)) + " |",
+           "| live: held-out family, success (attacks) | " + " | ".join(
+            "" if x is None else f"{pct(x)} ({k})" for x, k in zip(h["live_split"]["heldout_success"],
+                                                                 h["live_split"]["heldout_attacks"], strict=True)) + " |"]
+          if h.get("live_split") else []),
         "| clean macro-F1 | " + " | ".join(f"{x:.3f}" for x in h["clean_macro_f1"]) + " |",
         "| benign-perturbed FPR | " + " | ".join(pct(x) for x in h["benign_perturbed_fpr"]) + " |",
         "| challenger promoted | " + " | ".join("yes" if x else "" for x in h["promoted"]) + " |",
@@ -173,6 +180,12 @@ def _headline(h: dict, img_prefix: str = "") -> list[str]:
         f"| clean macro-F1 never > 1 point below round 0 | worst {h['worst_clean_f1_delta'] * 100:+.2f} points "
         f"| {mark[c['clean_f1_within_1pt']]} |",
         f"| benign-perturbed FPR rise <= 2 points | max {h['max_fpr_rise'] * 100:+.2f} points | {mark[c['fpr_rise_le_2pt']]} |",
+        *([f"| promotions >= 3, on a rising curve | {sum(bool(x) for x in h['promoted'])} | "
+           f"{mark[c['promotions_ge_3']]} |",
+           f"| live attack success, last round <= half of round 1 | {pct(h['live_attack_success'][1])} -> "
+           f"{pct(h['live_attack_success'][-1])} | {mark[c['live_success_last_le_half_round1']]} |",
+           f"| held-out family detection >= 85% in the last round | {pct(h['heldout_strategy_detection'][-1])} | "
+           f"{mark[c['heldout_last_ge_85']]} |"] if "promotions_ge_3" in c and n >= 1 else []),
         f"| 10 rounds <= 30 min on 2 cores | rounds 1..{n}: {h['wall_s_rounds_1_to_n'] / 60:.1f} min; with round 0"
         + (f" and the setup (pools, suites: {h['setup_s'] / 60:.1f} min)" if h.get("setup_s") is not None else "")
         + f": {h.get('wall_s_all', 0) / 60:.1f} min | {mark[c['ten_rounds_le_30min']]} |",
