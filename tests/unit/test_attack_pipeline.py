@@ -15,19 +15,23 @@ from arena.errors import ConfigError
 TEXT = "you are such a stupid idiot and a total moron"
 
 
+def _nonletters(t: str) -> float:
+    return max(0.0, 0.95 - 0.05 * sum(not (c.isalpha() or c == " ") for c in t))
+
+
 class CountingScorer:
-    """P(toxic) falls with every non-letter character; counts the texts it scores."""
+    """Counts the texts it scores; P(toxic) = ``rule(text)`` (default: falls with every non-letter character)."""
 
     version = "stub"
     threshold = 0.5
 
-    def __init__(self) -> None:
-        self.queries = 0
+    def __init__(self, rule=_nonletters) -> None:
+        self.queries, self.rule = 0, rule
 
     def score(self, texts):
         texts = list(texts)
         self.queries += len(texts)
-        return [max(0.0, 0.95 - 0.05 * sum(not (c.isalpha() or c == " ") for c in t)) for t in texts]
+        return [self.rule(t) for t in texts]
 
 
 def test_all_means_one_thing():
@@ -176,19 +180,9 @@ def test_arena_attack_cli_applies_the_config(tmp_path, capsys):
     assert rows and not any(r["valid"] for r in rows)  # the config's validity limit applied
 
 
-class WordScorer:
+def WordScorer() -> CountingScorer:  # noqa: N802 (a scorer factory, read like a class)
     """P(toxic) = 0.9 with both plain words ``idiot`` and ``moron`` in the text, 0.6 with one, 0.3 with neither."""
-
-    version = "stub-words"
-    threshold = 0.5
-
-    def __init__(self) -> None:
-        self.queries = 0
-
-    def score(self, texts):
-        texts = list(texts)
-        self.queries += len(texts)
-        return [0.3 + 0.3 * len({"idiot", "moron"} & set(t.lower().split())) for t in texts]
+    return CountingScorer(lambda t: 0.3 + 0.3 * len({"idiot", "moron"} & set(t.lower().split())))
 
 
 def test_greedy_words_is_the_word_by_word_search_within_the_budget():
