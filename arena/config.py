@@ -250,7 +250,8 @@ class CampaignConfig(_Model):
     )
     val_probe_benign: int = Field(240, ge=1, description="Non-toxic val texts in the val probe, each perturbed "
                                   "by one trained strategy (its benign-perturbed FPR).")
-    val_probe_clean: int = Field(600, ge=0, description="Clean val texts in the val probe (its macro-F1).")
+    val_probe_clean: int | None = Field(None, ge=0, description="Clean val texts in the val probe (its macro-F1); "
+                                        "null = the whole val split (the probe's F1 then has the least sampling error).")
     canonicalize: bool = Field(False, description="Run the defender with the canonicaliser.")
     retrain_below: float = Field(0.97, ge=0, le=1, description="Retrain when live detection falls below this (1.0: every round).")
     exploration_floor: float = Field(0.02, ge=0, lt=1)

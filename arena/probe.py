@@ -52,8 +52,9 @@ class ValProbe:
         """Val texts only: ``campaign.val_probe_size`` toxic ones that ``version`` (the round-0
         champion) flags, attacked by every one of ``strategies`` as the frozen suite is (targeted at it,
         best of several candidates); ``campaign.val_probe_benign`` non-toxic ones, each perturbed by one
-        strategy in turn; and ``campaign.val_probe_clean`` clean ones. The LLM strategies are left out
-        (seconds per text on CPU). ``None`` when nothing can be built (the caller then does not pick)."""
+        strategy in turn; and ``campaign.val_probe_clean`` clean ones (null: all of val). The LLM
+        strategies are left out (seconds per text on CPU). ``None`` when nothing can be built (the
+        caller then does not pick)."""
         cc = self.cfg.campaign
         names = [n for n in strategies if "llm" not in self.attacker.family_sets[n]]
         if not names:
@@ -77,7 +78,8 @@ class ValProbe:
         ben_pool = rng.sample(ben, min(cc.val_probe_benign, len(ben)))
         benign = self.attacker.attack(ben_pool, lambda k: names[k % len(names)], seed + 6, None, n=1,
                                       targeted=False)
-        clean = rng.sample(rows, min(cc.val_probe_clean, len(rows)))
+        n_clean = len(rows) if cc.val_probe_clean is None else min(cc.val_probe_clean, len(rows))
+        clean = rng.sample(rows, n_clean)
         return {"toxic": [x.attacked for x in toxic], "toxic_strategy": [x.strategy for x in toxic],
                 "benign": [c.text for _, c, _ in benign if c is not None],
                 "benign_strategy": [names[k % len(names)] for k, c, _ in benign if c is not None],
@@ -124,8 +126,10 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
     """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
 
     A candidate is admissible when it stays within the gate's clean-F1 and FPR limits against the
-    champion on the probe; the admissible one with the highest probe detection wins (ties: the
-    first listed). With none admissible, the last listed (the smallest change) goes to the gate.
+    champion on the probe; the admissible one with the highest probe detection wins; among equal
+    detection the lower FPR, then the higher clean F1 (a version at its FPR-matched threshold can
+    detect exactly as much on the probe as at its own: then it is the safer of the two); then the
+    first listed. With none admissible, the last listed (the smallest change) goes to the gate.
     Returns the name and one line per candidate saying why.
     """
     if not candidates:
@@ -144,7 +148,7 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
             admissible.append((name, r))
     if not admissible:
         return candidates[-1][0], notes
-    best = max(admissible, key=lambda nr: nr[1].detection)  # max keeps the first of equals
+    best = max(admissible, key=lambda nr: (nr[1].detection, -nr[1].fpr, nr[1].clean_f1))  # max keeps the first of equals
     return best[0], notes
 
 

@@ -13,6 +13,8 @@
 #   weights-only    new weights, balanced, no mined rules (campaign.retrain.mine_rules=false)
 #   full            as balanced, but a full fine-tune: the LoRA champion merged into its base and every
 #                   weight trained (campaign.retrain.method=full, lr 3e-5); not in the default set
+#   lr_half         as balanced, at half the warm start's learning rate (campaign.retrain.lr=1.5e-4); not in
+#                   the default set
 #
 # SETTINGS="balanced full" picks the settings; LAYERS=0 skips the (training-free) layer rows.
 # Rows go to bench/results/ablation_layers.jsonl and bench/results/ablation.jsonl;
@@ -34,7 +36,8 @@ for seed in 1 2 3; do
       toxic-only) sets=(--set campaign.retrain.benign_ratio=0) ;;
       weights-only) sets=(--set campaign.retrain.mine_rules=false) ;;
       full) sets=(--set campaign.retrain.method=full --set campaign.retrain.lr=3e-5) ;;
-      *) echo "error: unknown setting $setting (balanced, toxic-only, weights-only, full)" >&2; exit 2 ;;
+      lr_half) sets=(--set campaign.retrain.lr=1.5e-4) ;;
+      *) echo "error: unknown setting $setting (balanced, toxic-only, weights-only, full, lr_half)" >&2; exit 2 ;;
     esac
     echo "== seed $seed, $setting"
     "$py" bench/retrain_ablation.py --run "$run" --config "$config" --round "$round" \

@@ -350,6 +350,11 @@ def test_select_candidate_rules():
     # equal detection: the first listed (the new weights) wins; none admissible: the last listed
     same = ProbeResult("2", detection=0.85, fpr=0.05, clean_f1=0.76)
     assert select_candidate(champ, [("weights", same), ("rules", rules)], 0.01, 0.02)[0] == "weights"
+    # equal detection, lower FPR (an FPR-matched threshold) wins; then higher clean F1
+    matched = ProbeResult("2@0.41", detection=0.85, fpr=0.04, clean_f1=0.75)
+    assert select_candidate(champ, [("weights", same), ("weights@fpr", matched)], 0.01, 0.02)[0] == "weights@fpr"
+    sharper = ProbeResult("4", detection=0.85, fpr=0.05, clean_f1=0.765)
+    assert select_candidate(champ, [("weights", same), ("blend", sharper)], 0.01, 0.02)[0] == "blend"
     assert select_candidate(champ, [("weights", worse_f1), ("champion", champ)], 0.01, 0.02)[0] == "champion"
     assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
     with pytest.raises(ValueError):
