@@ -466,7 +466,9 @@ class Campaign:
         else:
             cands.append(("champion", champ))
         gc = self.cfg.campaign.gate
-        name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise)
+        # the gate's limits hold against the champion and round 0: so does the pick
+        base = self.probe(state.baseline_version, state)
+        name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise, baseline=base)
         chosen = dict(cands)[name].version
         if name in matched:  # the picked operating point becomes a registered version of its own
             version, thr = matched[name]
@@ -477,7 +479,7 @@ class Campaign:
         for n, (version, thr) in matched.items():
             cand_info[n].update(version=chosen if n == name else None, of_version=version, threshold=round(thr, 6))
         info = {"chosen": name, "version": None if name == "champion" else chosen, "champion": champ.to_dict(),
-                "candidates": cand_info, "notes": notes}
+                "baseline": base.to_dict(), "candidates": cand_info, "notes": notes}
         return (None if name == "champion" else chosen), info
 
     def probe(self, version: str, state: CampaignState, threshold: float | None = None) -> ProbeResult:

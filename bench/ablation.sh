@@ -15,6 +15,8 @@
 #                   weight trained (campaign.retrain.method=full, lr 3e-5); not in the default set
 #   lr_half         as balanced, at half the warm start's learning rate (campaign.retrain.lr=1.5e-4); not in
 #                   the default set
+#   replay3x        as balanced, with three times the clean replay (campaign.retrain.replay_size=2400); not
+#                   in the default set
 #
 # SETTINGS="balanced full" picks the settings; LAYERS=0 skips the (training-free) layer rows.
 # Rows go to bench/results/ablation_layers.jsonl and bench/results/ablation.jsonl;
@@ -37,7 +39,8 @@ for seed in 1 2 3; do
       weights-only) sets=(--set campaign.retrain.mine_rules=false) ;;
       full) sets=(--set campaign.retrain.method=full --set campaign.retrain.lr=3e-5) ;;
       lr_half) sets=(--set campaign.retrain.lr=1.5e-4) ;;
-      *) echo "error: unknown setting $setting (balanced, toxic-only, weights-only, full, lr_half)" >&2; exit 2 ;;
+      replay3x) sets=(--set campaign.retrain.replay_size=2400) ;;
+      *) echo "error: unknown setting $setting (balanced, toxic-only, weights-only, full, lr_half, replay3x)" >&2; exit 2 ;;
     esac
     echo "== seed $seed, $setting"
     "$py" bench/retrain_ablation.py --run "$run" --config "$config" --round "$round" \

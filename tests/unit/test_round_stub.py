@@ -355,6 +355,15 @@ def test_select_candidate_rules():
     assert select_candidate(champ, [("weights", same), ("weights@fpr", matched)], 0.01, 0.02)[0] == "weights@fpr"
     sharper = ProbeResult("4", detection=0.85, fpr=0.05, clean_f1=0.765)
     assert select_candidate(champ, [("weights", same), ("blend", sharper)], 0.01, 0.02)[0] == "blend"
+    # the limits hold against round 0 too: a champion 0.8 points below the baseline leaves 0.2 to spend
+    base = ProbeResult("0", detection=0.78, fpr=0.04, clean_f1=0.768)
+    spends = ProbeResult("5", detection=0.90, fpr=0.05, clean_f1=0.755)  # -0.5 vs champion, -1.3 vs round 0
+    keeps = ProbeResult("6", detection=0.84, fpr=0.05, clean_f1=0.760)
+    assert select_candidate(champ, [("weights", spends), ("rules", keeps)], 0.01, 0.02)[0] == "weights"
+    name, notes = select_candidate(champ, [("weights", spends), ("rules", keeps)], 0.01, 0.02, baseline=base)
+    assert name == "rules" and "val F1 -0.0130 vs round 0" in notes[0]
+    loud = ProbeResult("7", detection=0.95, fpr=0.065, clean_f1=0.76)  # FPR +1.5 vs champion, +2.5 vs round 0
+    assert select_candidate(champ, [("weights", loud), ("rules", keeps)], 0.01, 0.02, baseline=base)[0] == "rules"
     assert select_candidate(champ, [("weights", worse_f1), ("champion", champ)], 0.01, 0.02)[0] == "champion"
     assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
     with pytest.raises(ValueError):
