@@ -468,7 +468,8 @@ class Campaign:
         gc = self.cfg.campaign.gate
         # the gate's limits hold against the champion and round 0: so does the pick
         base = self.probe(state.baseline_version, state)
-        name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise, baseline=base)
+        name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise, baseline=base,
+                                       reserve=rc.select_reserve)
         chosen = dict(cands)[name].version
         if name in matched:  # the picked operating point becomes a registered version of its own
             version, thr = matched[name]

@@ -123,13 +123,15 @@ class ValProbe:
 
 def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, ProbeResult]],
                      max_clean_f1_drop: float, max_fpr_rise: float,
-                     baseline: ProbeResult | None = None) -> tuple[str, list[str]]:
+                     baseline: ProbeResult | None = None, reserve: float = 0.0) -> tuple[str, list[str]]:
     """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
 
     A candidate is admissible when it stays within the gate's clean-F1 and FPR limits on the probe
     against the champion and, as the gate also demands, against the round-0 ``baseline`` (when given):
     once a champion has spent part of the budget against round 0, a candidate that spends the rest
-    twice over is not sent to a gate that must refuse it. The admissible one with the highest probe
+    twice over is not sent to a gate that must refuse it. Against round 0 the probe keeps ``reserve``
+    of each limit unspent (the gate reads test, the probe val: room for the difference, and for the
+    rounds still to come). The admissible one with the highest probe
     detection wins; among equal
     detection the lower FPR, then the higher clean F1 (a version at its FPR-matched threshold can
     detect exactly as much on the probe as at its own: then it is the safer of the two); then the
@@ -145,9 +147,10 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
             why.append(f"val F1 {r.clean_f1 - champion.clean_f1:+.4f}")
         if r.fpr > champion.fpr + max_fpr_rise:
             why.append(f"val FPR {r.fpr - champion.fpr:+.4f}")
-        if baseline is not None and r.clean_f1 < baseline.clean_f1 - max_clean_f1_drop:
+        keep = 1.0 - reserve  # the share of the limits against round 0 the probe lets a candidate spend
+        if baseline is not None and r.clean_f1 < baseline.clean_f1 - keep * max_clean_f1_drop:
             why.append(f"val F1 {r.clean_f1 - baseline.clean_f1:+.4f} vs round 0")
-        if baseline is not None and r.fpr > baseline.fpr + max_fpr_rise:
+        if baseline is not None and r.fpr > baseline.fpr + keep * max_fpr_rise:
             why.append(f"val FPR {r.fpr - baseline.fpr:+.4f} vs round 0")
         notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
                      f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"

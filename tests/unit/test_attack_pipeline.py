@@ -209,3 +209,35 @@ def test_greedy_words_is_the_word_by_word_search_within_the_budget():
     scorer3 = WordScorer()
     res3 = tight.attack_text("you are an idiot and a moron", scorer3, seed=1, n=2)
     assert scorer3.queries <= 9 and all(c.score > 0.5 for c in res3.candidates)
+
+
+def test_arena_attack_seeds_reproduce_each_candidate(tmp_path, capsys):
+    """Every candidate `arena attack` prints carries the seed that regenerates it: the strategy called
+    again with that seed (and the same budget) writes the same text."""
+    from arena.attack import get_strategy
+    from arena.cli import main
+
+    out = tmp_path / "run"
+    assert main(["attack", TEXT, "--strategy", "leet,typos", "--n", "3", "--seed", "7", "--json",
+                 "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["strategy"] for r in rows} == {"leet", "typos"}
+    budget = load_config(None).attack.budget
+    for r in rows:
+        [again] = get_strategy(r["strategy"])(TEXT, r["seed"], budget, 1)
+        assert again.text == r["text"] and again.seed == r["seed"]
+    assert len({(r["strategy"], r["seed"]) for r in rows}) == len(rows)  # (strategy, seed) names one candidate
+    assert main(["attack", TEXT, "--strategy", "leet,typos", "--n", "3", "--seed", "7", "--json",
+                 "--out", str(out)]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == rows  # same seed, same rows
+
+
+def test_serve_attacker_all_honours_the_config(tmp_path):
+    """The Serve attacker's "all" is the pipeline's: the config's attack.exclude and no LLM family."""
+    from arena.serve.deployments import AttackerDeployment
+    from arena.serve.schemas import AppArgs
+
+    args = AppArgs(out_dir=str(tmp_path), config_overrides=["attack.exclude=[leet, emoji]"])
+    names = AttackerDeployment(args, defender=None).pipeline.strategies
+    assert names == [n for n in select_strategies("all", llm=False) if n not in {"leet", "emoji"}]
+    assert "typos" in names and not {"leet", "emoji"} & set(names)

@@ -364,6 +364,14 @@ def test_select_candidate_rules():
     assert name == "rules" and "val F1 -0.0130 vs round 0" in notes[0]
     loud = ProbeResult("7", detection=0.95, fpr=0.065, clean_f1=0.76)  # FPR +1.5 vs champion, +2.5 vs round 0
     assert select_candidate(champ, [("weights", loud), ("rules", keeps)], 0.01, 0.02, baseline=base)[0] == "rules"
+    # a reserve: against round 0 only half of each limit may be spent on the probe (the champion's limits stay)
+    half = ProbeResult("8", detection=0.90, fpr=0.05, clean_f1=0.761)  # -0.7 vs round 0: within 1.0, not 0.5
+    safe = ProbeResult("9", detection=0.83, fpr=0.05, clean_f1=0.765)  # -0.3 vs round 0
+    pair = [("weights", half), ("blend", safe), ("rules", keeps)]
+    assert select_candidate(champ, pair, 0.01, 0.02, baseline=base)[0] == "weights"
+    name, notes = select_candidate(champ, pair, 0.01, 0.02, baseline=base, reserve=0.5)
+    assert name == "blend" and "val F1 -0.0070 vs round 0" in notes[0]
+    assert select_candidate(champ, [("weights", half)], 0.01, 0.02, baseline=champ, reserve=0.5)[0] == "weights"
     assert select_candidate(champ, [("weights", worse_f1), ("champion", champ)], 0.01, 0.02)[0] == "champion"
     assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
     with pytest.raises(ValueError):
