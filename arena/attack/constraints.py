@@ -4,7 +4,7 @@ Two rules, chosen by the strategy's ``validity_kind``:
 
 * ``edit`` (unicode and char families, phonetic, split_merge, and recipes of them): the edit
   budget. Both texts
-  are reduced to a *visible skeleton* (bidi overrides undone, format characters such as
+  are reduced to a *visible skeleton* (display order by UAX #9, format characters such as
   zero-width and bidi controls dropped, NFKD, combining marks dropped, confusable letters mapped
   to their ASCII prototype, casefolded); ``d`` = Levenshtein distance between the skeletons /
   length of the longer one. ``validity = 1 - d``; valid when ``d <= max_edit_ratio``. A pure
@@ -34,11 +34,6 @@ from arena.types import Candidate
 #: texts -> L2-normalised embedding rows
 Embedder = Callable[[Sequence[str]], Sequence[Sequence[float]]]
 
-_OVERRIDES = {"\u202d", "\u202e"}  # LRO, RLO: their content is displayed reversed
-_OPENERS = _OVERRIDES | {"\u202a", "\u202b", "\u2066", "\u2067", "\u2068"}  # + LRE, RLE, LRI, RLI, FSI
-_CLOSERS = {"\u202c", "\u2069"}  # PDF, PDI
-
-
 @dataclass(frozen=True)
 class ValidityRules:
     """Thresholds of the two validity rules (defaults match ``arena.config.AttackConfig``)."""
@@ -57,29 +52,23 @@ class ValidityRules:
             raise ConfigError("length ratios must satisfy 0 < min_length_ratio <= 1 <= max_length_ratio")
 
 
-def undo_bidi_overrides(text: str) -> str:
-    """Reverse the content of LRO/RLO ... PDF runs back into display order (nesting allowed)."""
-    if not any(ch in _OPENERS for ch in text):
+#: explicit bidi controls (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI) and the marks (LRM, RLM, ALM)
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+
+
+def display_order(text: str) -> str:
+    """What a reader sees, left to right: the Unicode Bidirectional Algorithm (UAX #9, ``python-bidi``)
+    applied line by line to a text with bidi controls or right-to-left letters; other text as is.
+
+    Not a hand-written reversal of each override: UAX #9 resolves the neutrals *between* runs too,
+    so ``RLO ruoy PDF  RLO sa PDF s`` displays as ``as yours``, not ``your ass`` (a space between two
+    right-to-left runs takes their direction and the two runs swap places).
+    """
+    if not any(ch in _BIDI_CONTROLS or unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
         return text
-    stack: list[tuple[str, list[str]]] = [("", [])]
-    for ch in text:
-        if ch in _OPENERS:
-            stack.append((ch, [ch]))
-        elif ch in _CLOSERS and len(stack) > 1:
-            opener, parts = stack.pop()
-            parts.append(ch)
-            stack[-1][1].append(_close(opener, parts))
-        else:
-            stack[-1][1].append(ch)
-    while len(stack) > 1:
-        opener, parts = stack.pop()
-        stack[-1][1].append(_close(opener, parts))
-    return "".join(stack[0][1])
+    from bidi import get_display
 
-
-def _close(opener: str, parts: list[str]) -> str:
-    inner = "".join(parts)
-    return inner[::-1] if opener in _OVERRIDES else inner
+    return "\n".join(get_display(line) for line in text.split("\n"))
 
 
 @lru_cache(maxsize=1)
@@ -101,7 +90,7 @@ def visible_skeleton(text: str) -> str:
     """What a reader sees, canonicalised: see the module docstring (edit rule)."""
     protos = _prototypes()
     out = []
-    for ch in unicodedata.normalize("NFKD", undo_bidi_overrides(text)):
+    for ch in unicodedata.normalize("NFKD", display_order(text)):
         if unicodedata.category(ch) in ("Mn", "Me", "Cf"):
             continue
         out.append(protos.get(ch, ch))

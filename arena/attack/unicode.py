@@ -18,6 +18,7 @@ from arena.attack.registry import register_strategy
 
 ZWSP, ZWNJ, ZWJ, WORD_JOINER, SOFT_HYPHEN = "\u200b", "\u200c", "\u200d", "\u2060", "\u00ad"
 LRO, RLO, PDF = "\u202d", "\u202e", "\u202c"
+LRM, RLM = "\u200e", "\u200f"
 
 #: Scripts whose look-alikes render in common fonts and survive NFKC normalisation.
 DEFAULT_SCRIPTS: tuple[str, ...] = ("CYRILLIC", "GREEK", "ARMENIAN")
@@ -134,10 +135,13 @@ def _direction(ch: str) -> str:
 )
 @dataclass
 class BidiStrategy(WordRewriteStrategy):
-    """Bidi reordering (Boucher et al. 2022): ``idiot`` -> ``RLO + "toidi" + PDF``.
+    """Bidi reordering (Boucher et al. 2022): ``idiot`` -> ``RLO + "toidi" + PDF + LRM``.
 
     The right-to-left override makes the reversed letters display in the original order, while
-    the stored code points differ. Right-to-left words get a left-to-right override instead.
+    the stored code points differ. Right-to-left words get a left-to-right override instead. Each
+    run is closed by PDF and a mark of the word's own direction (LRM; RLM after an LRO): without
+    it, UAX #9 gives a space between two overridden words their direction and the words swap
+    places on screen (``RLO ruoy PDF  RLO sa PDF s`` displays ``as yours``, not ``your ass``).
 
     Args:
         span: "word" reverses the word's whole letter run, "pair" two adjacent letters,
@@ -175,8 +179,8 @@ class BidiStrategy(WordRewriteStrategy):
             start = rng.randrange(start, end - 1)
             end = start + 2
         segment = word[start:end]
-        override = LRO if _direction(segment[0]) == "rtl" else RLO
-        return word[:start] + override + segment[::-1] + PDF + word[end:]
+        rtl = _direction(segment[0]) == "rtl"
+        return word[:start] + (LRO if rtl else RLO) + segment[::-1] + PDF + (RLM if rtl else LRM) + word[end:]
 
 
 def _default_marks() -> str:

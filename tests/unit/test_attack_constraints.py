@@ -7,7 +7,7 @@ import math
 import pytest
 
 from arena.attack import ValidityRules, edit_ratio, get_strategy, similarities, validate, visible_skeleton
-from arena.attack.constraints import undo_bidi_overrides
+from arena.attack.constraints import display_order
 from arena.errors import ConfigError
 from arena.types import Candidate
 
@@ -27,12 +27,24 @@ def test_skeleton_undoes_imperceptible_perturbations():
     assert visible_skeleton("IDIOT") == "idiot"
 
 
-def test_undo_bidi_handles_nesting_and_unterminated_runs():
+def test_display_order_handles_nesting_and_unterminated_runs():
     # RLO( b LRO(cd) ) displays as "cd" left of "b"
     assert visible_skeleton("a\u202eb\u202dcd\u202c\u202c") == "acdb"
-    assert undo_bidi_overrides("no controls") == "no controls"
+    assert display_order("no controls") == "no controls"
     assert visible_skeleton("x\u202eab") == "xba"
     assert visible_skeleton("plain") == "plain"
+
+
+def test_display_order_resolves_the_space_between_two_overridden_words():
+    """UAX #9, not a reversal per run: a space between two right-to-left runs takes their direction,
+    so the two words swap places on screen. A validator that reversed each run alone called this
+    attack invisible while a reader sees ``as yours``."""
+    swapped = "Got \u202eruoy\u202c \u202esa\u202cs lmao"
+    assert visible_skeleton(swapped) == "got as yours lmao"
+    assert edit_ratio("Got your ass lmao", swapped) > 0
+    marked = "Got \u202eruoy\u202c\u200e \u202esa\u202c\u200es lmao"  # closed by a left-to-right mark
+    assert visible_skeleton(marked) == "got your ass lmao"
+    assert edit_ratio("Got your ass lmao", marked) == 0.0
 
 
 def test_edit_ratio_counts_visible_changes_only():

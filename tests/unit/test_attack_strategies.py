@@ -237,9 +237,20 @@ def test_homoglyphs_come_from_the_confusables_data():
 
 def test_bidi_uses_override_controls_with_reversed_letters():
     out = get_strategy("bidi", span="word")("idiot", 0, budget=1)[0].text
-    assert out == "\u202etoidi\u202c"
+    assert out == "\u202etoidi\u202c\u200e"  # RLO, reversed letters, PDF, LRM
     rtl = get_strategy("bidi", span="word")("שלום", 0, budget=1)[0].text
-    assert rtl == "\u202d" + "שלום"[::-1] + "\u202c"
+    assert rtl == "\u202d" + "שלום"[::-1] + "\u202c\u200f"  # LRO ... PDF, RLM
+
+
+def test_bidi_on_every_word_displays_the_original_by_uax9():
+    """Every word overridden: python-bidi's display order (what a reader sees) is the original text."""
+    from bidi import get_display
+
+    text = "you are a stupid idiot"
+    for seed in range(5):
+        for cand in get_strategy("bidi", span="word")(text, seed, budget=5, n=2):
+            shown = "".join(ch for ch in get_display(cand.text) if ch not in "\u202d\u202e\u202c\u200e\u200f")
+            assert shown == text, cand.text
 
 
 def test_invisible_uses_the_five_characters():
