@@ -22,6 +22,7 @@ Empty candidates are invalid with validity 0.
 from __future__ import annotations
 
 import dataclasses
+import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -52,23 +53,30 @@ class ValidityRules:
             raise ConfigError("length ratios must satisfy 0 < min_length_ratio <= 1 <= max_length_ratio")
 
 
-#: explicit bidi controls (LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI) and the marks (LRM, RLM, ALM)
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+#: explicit bidi controls: LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
-def display_order(text: str) -> str:
+def display_order(text: str, *, rtl_letters: bool = True) -> str:
     """What a reader sees, left to right: the Unicode Bidirectional Algorithm (UAX #9, ``python-bidi``)
-    applied line by line to a text with bidi controls or right-to-left letters; other text as is.
+    applied to each line with explicit bidi controls (and, with ``rtl_letters``, to each line with
+    right-to-left letters); other lines as they are.
 
     Not a hand-written reversal of each override: UAX #9 resolves the neutrals *between* runs too,
     so ``RLO ruoy PDF  RLO sa PDF s`` displays as ``as yours``, not ``your ass`` (a space between two
-    right-to-left runs takes their direction and the two runs swap places).
+    right-to-left runs takes their direction and the two runs swap places). The validity rule reads
+    plain right-to-left text in display order too, so that an original and its attack compare alike;
+    the canonicaliser (``rtl_letters=False``) reorders only what the controls reorder.
     """
-    if not any(ch in _BIDI_CONTROLS or unicodedata.bidirectional(ch) in ("R", "AL") for ch in text):
+    def reorders(line: str) -> bool:
+        return bool(_BIDI_CONTROLS.search(line)) or rtl_letters and any(
+            unicodedata.bidirectional(ch) in ("R", "AL") for ch in line)
+
+    if not reorders(text):
         return text
     from bidi import get_display
 
-    return "\n".join(get_display(line) for line in text.split("\n"))
+    return "\n".join(get_display(line) if reorders(line) else line for line in text.split("\n"))
 
 
 @lru_cache(maxsize=1)

@@ -72,7 +72,6 @@ LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "sque
                                         "merge_fragments", "devowel", "spell"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 def _is_invisible(ch: str) -> bool:
@@ -95,12 +94,11 @@ def resolve_bidi(text: str) -> str:
     Only the controls make the stored order differ from what a reader sees in a left-to-right
     context, so text without them (including plain Arabic or Hebrew) is never reordered. Each
     line is resolved on its own, with the paragraph direction taken from its first strong letter.
+    The attacker's validity rule reads the same display order (:func:`arena.attack.constraints.display_order`).
     """
-    if not _BIDI_CONTROLS.search(text):
-        return text
-    from bidi import get_display
+    from arena.attack.constraints import display_order
 
-    return "\n".join(get_display(line) if _BIDI_CONTROLS.search(line) else line for line in text.split("\n"))
+    return display_order(text, rtl_letters=False)
 
 
 # ---------------------------------------------------------------------------- 3. marks
