@@ -56,12 +56,18 @@ class CanonicalizerConfig(_Model):
     skeleton: bool = Field(True, description="Map confusable characters to their Latin prototype (UTS #39).")
     emoji: bool = Field(True, description="Letter symbols to letters, emoji to words (emoji.demojize).")
     join_separated: bool = Field(True, description="Join letters split by separators or spaces (f.u.c.k).")
+    segment_joined: bool = Field(True, description="Letters joined from spaces cut back into the words they "
+                                 "most likely spell (o f l i r s -> of lirs; wordfreq unigram probability).")
     squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
     devowel: bool = Field(True, description="An explicit word written without (some of) its vowels back to it "
                           "(fck, sht, btch, stpd; better_profanity's list).")
     spell: bool = Field(True, description="Non-words of 4+ letters to the known word within 1-2 edits (symspellpy).")
+    spell_swapped_case: bool = Field(True, description="spell also reads a capital swapped to second place "
+                                     "(dIiots) as a misspelling, not a name.")
+    spell_negative: bool = Field(True, description="spell: among equally near words, strongly negative ones "
+                                 "(VADER valence <= -2: coard -> coward) before the most frequent.")
 
 
 class DefenderConfig(_Model):

@@ -2,7 +2,9 @@
 
     python bench/canonical_share.py --config configs/default.yaml --split val
 
-Writes bench/results/canonical_share.json and prints one line per step. (Clean macro-F1 with the
+Writes bench/results/canonical_share.json and prints one line per step; a refinement of another
+step (``REFINES``: segment_joined, spell_swapped_case, spell_negative) is measured as what it
+changes in that step's output. (Clean macro-F1 with the
 canonicaliser on and off needs two trained baselines: ``bench/baseline.py --set
 defender.canonicalizer.enabled=false``.)
 """
@@ -24,15 +26,20 @@ def main() -> int:
 
     from arena.baseline import load_splits
     from arena.config import load_config
-    from arena.defend.canonical import STEPS, Canonicalizer, changed_token_share
+    from arena.defend.canonical import REFINES, STEPS, Canonicalizer, changed_token_share
 
     cfg = load_config(args.config)
     texts = load_splits(cfg)[args.split].texts
     rows = {}
     for step in STEPS:
-        out = Canonicalizer(**{k: k == step for k in STEPS}).many(texts)
-        rows[step] = {"changed_token_share": changed_token_share(texts, out),
-                      "texts_changed": sum(a != b for a, b in zip(texts, out, strict=True))}
+        if step in REFINES:  # a refinement: what it changes in its parent step's output
+            parent = REFINES[step]
+            ref = Canonicalizer(**{k: k == parent for k in STEPS}).many(texts)
+            out = Canonicalizer(**{k: k in (parent, step) for k in STEPS}).many(texts)
+        else:
+            ref, out = texts, Canonicalizer(**{k: k == step for k in STEPS}).many(texts)
+        rows[step] = {"changed_token_share": changed_token_share(ref, out),
+                      "texts_changed": sum(a != b for a, b in zip(ref, out, strict=True))}
     full = Canonicalizer().many(texts)
     rows["all"] = {"changed_token_share": changed_token_share(texts, full),
                    "texts_changed": sum(a != b for a, b in zip(texts, full, strict=True))}

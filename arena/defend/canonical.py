@@ -23,7 +23,9 @@ Steps, in order:
    has no emoji, so without this step each is ``[UNK]``.
 6. **join_separated** — a run of 3+ single letters split by one repeated separator
    (``f.u.c.k``, ``i-d-i-o-t``, ``s_t_u_p_i_d``) is joined; split by spaces (``f u c k``) only when
-   it has 4+ letters (``i m a`` stays).
+   it has 4+ letters (``i m a`` stays). **segment_joined** (its own flag): letters joined from
+   spaces are cut back into the words they most likely spell, by unigram probability (wordfreq),
+   when the run held several (``o f l i r s`` -> ``of lirs``, read by step 11 as ``of liars``).
 7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
    word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
 8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
@@ -49,7 +51,17 @@ Steps, in order:
    ``scalise``), mixed-case names (``QAnon``), acronyms of 4 capitals or fewer, mentions, hashtags and links are left alone;
    the case of the token is kept. This is the word-recognition defence of Pruthi et al. (ACL 2019,
    "Combating adversarial misspellings with robust word recognition") with a lexicon in place of
-   their learned recogniser.
+   their learned recogniser. Two refinements, each its own flag (folders saved before them keep
+   the older reading):
+
+   - **spell_swapped_case** — a capitalised word whose first two letters were swapped carries its
+     capital second (``dIiots``, ``rTaitor``); such a token (lowercase first letter, the only
+     capital second) is read as its lowercase form instead of being kept as a name.
+   - **spell_negative** — where several known words are equally near, the explicit ones come first
+     (as before), then the strongly negative ones (VADER's human-rated valence at most
+     :data:`NEGATIVE_VALENCE`: ``coard`` -> ``coward``, not ``board``; ``sahme`` -> ``shame``, not
+     ``same``), then the most frequent. A moderation layer reads an ambiguous misspelling in its
+     harmful sense, as step 8 does for masks (``btich`` is ``bitch``, not ``ditch``).
 
 Clean text passes (almost) unchanged: :func:`changed_token_share` measures it (docs/retrain.md).
 Pure Python plus the data those packages ship; no torch, nothing downloaded.
@@ -66,10 +78,15 @@ from typing import Any
 
 #: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
-                          "squeeze", "deobfuscate", "merge_fragments", "devowel", "spell")
+                          "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "devowel", "spell", "spell_swapped_case",
+                          "spell_negative")
+#: Flags that refine another step rather than run on their own (they do nothing with it off).
+REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
+                           "spell_negative": "spell"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
-LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "squeeze", "deobfuscate",
-                                        "merge_fragments", "devowel", "spell"})
+LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze", "deobfuscate",
+                                        "merge_fragments", "devowel", "spell", "spell_swapped_case",
+                                        "spell_negative"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -219,18 +236,80 @@ _SEP_RUN = re.compile(
 _SPACE_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2,}(?!\S)")
 
 
-def join_separated(text: str) -> str:
-    """Join single letters split by a repeated separator (``f.u.c.k``) or, 4+ of them, by spaces (``f u c k``)."""
+def join_separated(text: str, *, segment: bool = False) -> str:
+    """Join single letters split by a repeated separator (``f.u.c.k``) or, 4+ of them, by spaces (``f u c k``).
+
+    With ``segment``, letters joined from spaces are cut back into words where the run held more
+    than one (see :func:`segment_letters`): ``o f l i a r s`` -> ``of liars``, not ``ofliars``."""
     def _join(m: re.Match) -> str:
         joined = m.group().replace(m.group("sep"), "")
         return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
 
     def _join_spaces(m: re.Match) -> str:
         word = m.group().replace(" ", "")
-        return word if len(word) >= 4 else m.group()  # "i m a" stays: 3-letter joins are too often words
+        if len(word) < 4:
+            return m.group()  # "i m a" stays: 3-letter joins are too often words
+        return segment_letters(word) if segment else word
 
     text = _SEP_RUN.sub(_join, text)
     return _SPACE_RUN.sub(_join_spaces, text) if " " in text else text
+
+
+#: segment_letters: a piece read through a misspelling pays this many Zipf units (10^-3) per edit.
+SEGMENT_EDIT_COST = 3.0
+#: pieces at most.
+SEGMENT_MAX_PIECES = 4
+#: a two-letter piece must be this common a word (``of``, ``is``, ``an`` are; ``uc``, ``kn``, ``hw`` are not).
+SEGMENT_MIN_ZIPF_2 = 4.0
+
+
+def _piece_cost(piece: str, whole: bool) -> float | None:
+    """-log10 P(piece) in Zipf units (wordfreq), a misspelt piece through its nearest known word; None: no word.
+
+    The whole string may be any word wordfreq lists; a piece of a cut must be a known word (two
+    letters: a common one; one letter: ``a`` or ``i``) or a misspelling of one."""
+    low = piece.lower()
+    z = _lexicon().get(low)
+    if len(low) <= 2 and not whole:
+        return 9.0 - z if z is not None and (low in ("a", "i") or len(low) == 2 and z >= SEGMENT_MIN_ZIPF_2) else None
+    if z is not None and (whole or z >= MIN_ZIPF):
+        return 9.0 - z
+    near = _nearest_word(low)
+    if near is None:
+        return None
+    return 9.0 - _lexicon()[near[0]] + SEGMENT_EDIT_COST * near[1]
+
+
+@lru_cache(maxsize=16384)
+def segment_letters(word: str) -> str:
+    """Letters that a space run joined (``arremoronns``), as the words they most likely spell.
+
+    The reading with the highest unigram probability (wordfreq's Zipf frequencies, as the
+    ``wordsegment`` package scores a split, with its English counts in place of Google's) over the
+    whole string and its cuts into up to :data:`SEGMENT_MAX_PIECES` pieces, each a listed word, ``a``
+    or ``i``, or a misspelling of a known word (step 11's reader) at :data:`SEGMENT_EDIT_COST` per
+    edit: ``arremoronns`` -> ``arre moronns`` (read later as ``are morons``), ``isabatant`` -> ``is a
+    batant``. A string no reading covers stays whole (the spelling step may still read it)."""
+    n = len(word)
+    # best[k][j]: (cost, cut points) of word[:j] in exactly k pieces
+    best: list[dict[int, tuple[float, tuple[int, ...]]]] = [{0: (0.0, ())}]
+    for _ in range(SEGMENT_MAX_PIECES):
+        nxt: dict[int, tuple[float, tuple[int, ...]]] = {}
+        for i, (cost, cuts) in best[-1].items():
+            for j in range(i + 1, n + 1):
+                c = _piece_cost(word[i:j], whole=i == 0 and j == n)
+                if c is not None and (j not in nxt or cost + c < nxt[j][0]):
+                    nxt[j] = (cost + c, cuts + (j,))
+        best.append(nxt)
+    readings = [b[n] for b in best[1:] if n in b]
+    if not readings:
+        return word
+    _, cuts = min(readings)
+    pieces, start = [], 0
+    for j in cuts:
+        pieces.append(word[start:j])
+        start = j
+    return " ".join(pieces)
 
 
 # ---------------------------------------------------------------------------- 7. repeats
@@ -420,9 +499,36 @@ def _symspell():
 SPELL_KEEP_ZIPF = 1.8
 
 
+#: spell_negative: a word whose VADER valence (the mean of ten human ratings, -4..+4) is at most this is
+#: "strongly negative" (``coward`` -2.0, ``liar`` -2.3, ``shame`` -2.1, ``evil`` -3.4; not ``bored`` -1.1
+#: or ``sore`` -1.5). -2 is VADER's own boundary between moderately and strongly negative ratings.
+NEGATIVE_VALENCE = -2.0
+
+
+@lru_cache(maxsize=1)
+def negative_words() -> frozenset[str]:
+    """Single words (letters only) VADER's lexicon rates at most :data:`NEGATIVE_VALENCE`; the file ships
+    inside the ``vaderSentiment`` wheel (read as data, the module is not run)."""
+    from importlib.resources import files
+
+    out = set()
+    for line in files("vaderSentiment").joinpath("vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2 and parts[0].isalpha() and parts[0].isascii():
+            try:
+                if float(parts[1]) <= NEGATIVE_VALENCE:
+                    out.add(parts[0].lower())
+            except ValueError:
+                continue
+    return frozenset(out)
+
+
 @lru_cache(maxsize=131072)
-def _nearest_word(low: str) -> tuple[str, int] | None:
-    """(the known word a lowercase non-word ``low`` is a misspelling of, its edit distance), or None."""
+def _nearest_word(low: str, negative: bool = False) -> tuple[str, int] | None:
+    """(the known word a lowercase non-word ``low`` is a misspelling of, its edit distance), or None.
+
+    Among the nearest words: explicit ones first, then (``negative``) strongly negative ones, then
+    the most frequent."""
     d = _spell_distance(len(low))
     if not d or in_lexicon(low):
         return None
@@ -440,7 +546,11 @@ def _nearest_word(low: str) -> tuple[str, int] | None:
     # as for masks: where a profanity is one of the nearest words, the text is read as that word
     # (``btich`` is ``bitch``, not ``ditch``); else the most frequent of the nearest
     explicit = explicit_lexicon()
-    best = next((x for x in found if x.term in explicit), found[0])
+    best = next((x for x in found if x.term in explicit), None)
+    if best is None and negative:
+        neg = negative_words()
+        best = next((x for x in found if x.term in neg), None)
+    best = best or found[0]
     return best.term, best.distance
 
 
@@ -512,27 +622,35 @@ def _devowel_token(token: str) -> str:
     return lead + word + tail
 
 
-def spell_words(text: str) -> str:
+def spell_words(text: str, *, swapped_case: bool = False, negative: bool = False) -> str:
     """Letters-only tokens that are no word become the known word they misspell (see step 11)."""
-    return re.sub(r"\S+", lambda m: _spell_token(m.group()), text)
+    return re.sub(r"\S+", lambda m: _spell_token(m.group(), swapped_case, negative), text)
+
+
+def _swapped_capital(core: str) -> bool:
+    """``dIiots``: a lowercase first letter and one capital, the second (a capitalised word's first two letters swapped)."""
+    return len(core) >= 4 and core[0].islower() and core[1].isupper() and core[2:] == core[2:].lower()
 
 
 @lru_cache(maxsize=131072)
-def _spell_token(token: str) -> str:
+def _spell_token(token: str, swapped_case: bool = False, negative: bool = False) -> str:
     if len(token) < 4 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
-    if not (core.isalpha() and core.isascii()) or (core[1:] != core[1:].lower() and not core.isupper()):
+    if not (core.isalpha() and core.isascii()):
+        return token
+    swapped = swapped_case and _swapped_capital(core)
+    if core[1:] != core[1:].lower() and not core.isupper() and not swapped:
         return token  # QAnon, GunBroker: names and hashtag-like words keep their spelling
     if core.isupper() and len(core) < 5:
         return token  # SPLC, COTUS: acronyms
-    near = _nearest_word(core.lower())
+    near = _nearest_word(core.lower(), negative)
     if near is None:
         return token
     word = near[0]
     if core.isupper():
         word = word.upper()
-    elif core[0].isupper():
+    elif core[0].isupper() or swapped:
         word = word[0].upper() + word[1:]
     return lead + word + tail
 
@@ -542,13 +660,15 @@ class Canonicalizer:
     """Callable text -> canonical text, configured like ``CanonicalizerConfig`` (one flag a step)."""
 
     def __init__(self, nfkc: bool = True, strip_invisible: bool = True, skeleton: bool = True,
-                 bidi: bool = True, emoji: bool = True, join_separated: bool = True, squeeze: bool = True,
+                 bidi: bool = True, emoji: bool = True, join_separated: bool = True,
+                 segment_joined: bool = True, squeeze: bool = True,
                  deobfuscate: bool = True, merge_fragments: bool = True, devowel: bool = True,
-                 spell: bool = True) -> None:
+                 spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
-                      "emoji": emoji, "join_separated": join_separated, "squeeze": squeeze,
+                      "emoji": emoji, "join_separated": join_separated, "segment_joined": segment_joined,
+                      "squeeze": squeeze,
                       "deobfuscate": deobfuscate, "merge_fragments": merge_fragments, "devowel": devowel,
-                      "spell": spell}
+                      "spell": spell, "spell_swapped_case": spell_swapped_case, "spell_negative": spell_negative}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -586,7 +706,7 @@ class Canonicalizer:
         if f["emoji"]:
             text = emoji_to_words(text)
         if f["join_separated"]:
-            text = join_separated(text)
+            text = join_separated(text, segment=f["segment_joined"])
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
@@ -598,7 +718,7 @@ class Canonicalizer:
         if f["devowel"] and spell:
             text = devowel_words(text)
         if f["spell"] and spell:
-            text = spell_words(text)
+            text = spell_words(text, swapped_case=f["spell_swapped_case"], negative=f["spell_negative"])
         return text
 
     def many(self, texts: Sequence[str]) -> list[str]:

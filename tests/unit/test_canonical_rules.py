@@ -95,6 +95,38 @@ def test_learned_rules_run_before_the_spelling_step():
     assert canon("a gret day") == "a get day"  # without the rule: the most frequent of the nearest words
 
 
+def test_spelling_refinements_each_behind_its_own_flag():
+    new = Canonicalizer()
+    old = Canonicalizer(segment_joined=False, spell_swapped_case=False, spell_negative=False)
+    # spell_negative: of the equally near words, the strongly negative one (VADER), not the most frequent
+    assert old("the owner is a coard") == "the owner is a board"
+    assert new("the owner is a coard") == "the owner is a coward"
+    assert new("sahme on you") == "shame on you"
+    assert new("sory, my bad") == old("sory, my bad")  # no strongly negative word is that near
+    # spell_swapped_case: a capital pushed to second place by a swap is a misspelling, not a name
+    assert old("FOREVER. dIiots") == "FOREVER. dIiots"
+    assert new("FOREVER. dIiots") == "FOREVER. Idiots"
+    assert new("my new iPhone") == "my new iPhone"  # a listed word: nothing to correct
+    # segment_joined: letters of several words spaced out are cut back into words
+    assert old("o f l i r s") == "oflirs"
+    assert new("o f l i r s") == "of liars"
+    assert new("y o u a r e a n i d i o t") == "you are an idiot"
+    assert new("f u c k you") == "fuck you" and new("I am a b c d") == "I am abcd"
+    # a folder saved before them reads as it did
+    legacy = Canonicalizer.from_spec({k: v for k, v in new.to_dict().items()
+                                      if k not in ("segment_joined", "spell_swapped_case", "spell_negative")})
+    assert legacy.flags == old.flags
+
+
+def test_segment_letters_reads_the_likeliest_words():
+    from arena.defend.canonical import segment_letters
+
+    assert segment_letters("thisisit") == "this is it"
+    assert segment_letters("isabatant") == "is a batant"  # a misspelt piece is read by the spelling step later
+    assert segment_letters("idiot") == "idiot" and segment_letters("abcd") == "abcd"
+    assert segment_letters("hllfuckn") == "hllfuckn"  # no reading covers it: stays whole, as before
+
+
 def test_saved_spec_round_trip_and_legacy_folders():
     c = Canonicalizer(emoji=False)
     again = Canonicalizer.from_spec(json.loads(json.dumps(c.to_dict())))
