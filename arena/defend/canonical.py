@@ -78,15 +78,15 @@ from typing import Any
 
 #: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
-                          "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "devowel", "spell", "spell_swapped_case",
-                          "spell_negative")
+                          "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "devowel", "spell",
+                          "spell_swapped_case", "spell_negative")
 #: Flags that refine another step rather than run on their own (they do nothing with it off).
 REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
                            "spell_negative": "spell"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
-LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze", "deobfuscate",
-                                        "merge_fragments", "devowel", "spell", "spell_swapped_case",
-                                        "spell_negative"})
+LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze",
+                                        "deobfuscate", "merge_fragments", "devowel", "spell",
+                                        "spell_swapped_case", "spell_negative"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -288,8 +288,9 @@ def segment_letters(word: str) -> str:
     ``wordsegment`` package scores a split, with its English counts in place of Google's) over the
     whole string and its cuts into up to :data:`SEGMENT_MAX_PIECES` pieces, each a listed word, ``a``
     or ``i``, or a misspelling of a known word (step 11's reader) at :data:`SEGMENT_EDIT_COST` per
-    edit: ``arremoronns`` -> ``arre moronns`` (read later as ``are morons``), ``isabatant`` -> ``is a
-    batant``. A string no reading covers stays whole (the spelling step may still read it)."""
+    edit: ``youareanidiot`` -> ``you are an idiot``, ``oflirs`` -> ``of lirs`` (read later as ``of
+    liars``), ``isabatant`` -> ``is a batant``. A string no reading covers stays whole (the spelling
+    step may still read it)."""
     n = len(word)
     # best[k][j]: (cost, cut points) of word[:j] in exactly k pieces
     best: list[dict[int, tuple[float, tuple[int, ...]]]] = [{0: (0.0, ())}]
