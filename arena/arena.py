@@ -469,7 +469,7 @@ class Campaign:
         # the gate's limits hold against the champion and round 0: so does the pick
         base = self.probe(state.baseline_version, state)
         name, notes = select_candidate(champ, cands, gc.max_clean_f1_drop, gc.max_fpr_rise, baseline=base,
-                                       reserve=rc.select_reserve)
+                                       reserve=rc.select_reserve, min_lead_p=rc.select_min_lead_p)
         chosen = dict(cands)[name].version
         if name in matched:  # the picked operating point becomes a registered version of its own
             version, thr = matched[name]

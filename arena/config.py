@@ -228,6 +228,12 @@ class RetrainConfig(_Model):
         "reads val, the gate test; one test tweet moves macro-F1 by about 0.2 points, and a promotion that spends "
         "the whole budget against round 0 leaves none for the rounds after it (docs/retrain.md, headline runs 2 and 3)."
     )
+    select_min_lead_p: float | None = Field(
+        None, gt=0, lt=1, description="With select_on_val: a candidate with new weights is sent only if its lead "
+        "over the smallest change (the new rules on the champion's weights, or the champion) on the val probe's "
+        "paired attacked items passes a one-sided exact sign test at this p; otherwise the smaller change is sent. "
+        "null = the highest probe detection wins however small its lead (docs/retrain.md, make demo at a7ab2b5)."
+    )
     match_fpr: bool = Field(
         True, description="With select_on_val: each new-weights candidate (and blend) is also offered at the "
         "lowest threshold at which its FPR on the val probe's perturbed non-toxic texts is no higher than the "

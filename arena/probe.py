@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from arena.metrics import share
@@ -31,9 +31,11 @@ class ProbeResult:
     detection: float
     fpr: float
     clean_f1: float
+    # per attacked toxic probe item, whether it is flagged (the paired test of select_candidate); not saved
+    hits: tuple[bool, ...] = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items()}
+        return {k: (round(v, 6) if isinstance(v, float) else v) for k, v in vars(self).items() if k != "hits"}
 
 
 class ValProbe:
@@ -96,14 +98,16 @@ class ValProbe:
             scores = self.scores(version, data)
             t, b = len(data["toxic"]), len(data["benign"])
             clean = classification_report(data["clean_labels"], scores[t + b :], thr) if data["clean_texts"] else {}
+            hits = tuple(x >= thr for x in scores[:t])
             self._results[key] = ProbeResult(
-                key, share([x >= thr for x in scores[:t]]), share([x >= thr for x in scores[t : t + b]]),
-                float(clean.get("macro_f1", 0.0)))
+                key, share(list(hits)), share([x >= thr for x in scores[t : t + b]]),
+                float(clean.get("macro_f1", 0.0)), hits)
         return self._results[key]
 
     def remember(self, version: str, result: ProbeResult) -> None:
         """Record ``result`` as ``version``'s own (a threshold-moved candidate registered as a version)."""
-        self._results[str(version)] = ProbeResult(str(version), result.detection, result.fpr, result.clean_f1)
+        self._results[str(version)] = ProbeResult(str(version), result.detection, result.fpr, result.clean_f1,
+                                                  result.hits)
 
     def scores(self, version: str, data: dict[str, Any]) -> list[float]:
         """``version``'s scores of the probe's toxic, benign and clean texts, in that order (cached)."""
@@ -123,7 +127,8 @@ class ValProbe:
 
 def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, ProbeResult]],
                      max_clean_f1_drop: float, max_fpr_rise: float,
-                     baseline: ProbeResult | None = None, reserve: float = 0.0) -> tuple[str, list[str]]:
+                     baseline: ProbeResult | None = None, reserve: float = 0.0,
+                     min_lead_p: float | None = None) -> tuple[str, list[str]]:
     """Which of ``candidates`` (name, probe result) becomes the round's challenger, judged on the val probe.
 
     A candidate is admissible when it stays within the gate's clean-F1 and FPR limits on the probe
@@ -136,6 +141,12 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
     detection the lower FPR, then the higher clean F1 (a version at its FPR-matched threshold can
     detect exactly as much on the probe as at its own: then it is the safer of the two); then the
     first listed. With none admissible, the last listed (the smallest change) goes to the gate.
+
+    With ``min_lead_p``, the winner must also lead the last listed candidate (the smallest change:
+    the new rules on the champion's weights, or the champion itself) significantly on the probe's
+    paired attacked items: a one-sided exact sign test on the items that exactly one of the two
+    flags (:func:`sign_test_p`) must give p < ``min_lead_p``; otherwise the smallest change is sent,
+    when it is admissible. A lead of a few items out of hundreds is what val noise alone produces.
     Returns the name and one line per candidate saying why.
     """
     if not candidates:
@@ -160,7 +171,30 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
     if not admissible:
         return candidates[-1][0], notes
     best = max(admissible, key=lambda nr: (nr[1].detection, -nr[1].fpr, nr[1].clean_f1))  # max keeps the first of equals
+    last = candidates[-1]
+    if min_lead_p is not None and best[0] != last[0] and any(n == last[0] for n, _ in admissible):
+        a, b = best[1].hits, last[1].hits
+        if len(a) != len(b) or not a:
+            notes.append(f"lead test skipped: {best[0]} and {last[0]} have no paired probe items")
+            return best[0], notes
+        more = sum(x and not y for x, y in zip(a, b, strict=True))
+        fewer = sum(y and not x for x, y in zip(a, b, strict=True))
+        p = sign_test_p(more, fewer)
+        lead = f"{best[0]} leads {last[0]} on {more} paired items, trails on {fewer} (sign test p={p:.3f})"
+        if p >= min_lead_p:
+            notes.append(f"{lead}: not significant at {min_lead_p:g}, so {last[0]} (the smaller change) is sent")
+            return last[0], notes
+        notes.append(lead)
     return best[0], notes
+
+
+def sign_test_p(more: int, fewer: int) -> float:
+    """One-sided exact sign test: the probability of ``more`` or more successes in ``more + fewer``
+    fair coin flips (the discordant pairs of two paired classifiers; 1.0 when there are none)."""
+    n = more + fewer
+    if n == 0:
+        return 1.0
+    return sum(math.comb(n, k) for k in range(more, n + 1)) / 2**n
 
 
 def matched_threshold(benign_scores: Sequence[float], target_fpr: float, own: float) -> float | None:

@@ -261,6 +261,21 @@ def test_val_probe_matches_the_champions_fpr_by_moving_the_threshold(tmp_path: P
     assert "weights@fpr" not in sel2["candidates"] and sel2["chosen"] == "rules"
 
 
+def test_min_lead_p_sends_the_rules_when_new_weights_lead_by_nothing(tmp_path: Path, repo_root: Path):
+    """campaign.retrain.select_min_lead_p reaches the pick: the eager weights at their FPR-matched threshold tie
+    the rules-only candidate on the probe (the first listed of equals would win, as above), but a tie is no
+    significant lead on the paired items, so the smaller change (the new rules on the champion's weights) goes on."""
+    cfg = stub_config(repo_root, **FIVE, extra=("campaign.retrain.blend_alphas=[]", "campaign.retrain.select_min_lead_p=0.05"))
+    out = tmp_path / "run"
+    _register_baseline(cfg, tmp_path, out)
+    r0 = Campaign(cfg, out, progress=False, services_factory=EagerServices).run(rounds=1)["rounds"][0]
+    sel = r0["selection"]
+    assert "weights@fpr" in sel["candidates"] and sel["chosen"] == "rules"
+    assert sel["version"] == r0["gate"]["challenger_version"] == sel["candidates"]["rules"]["version"]
+    assert any("weights@fpr leads rules on 0 paired items, trails on 0 (sign test p=1.000): not significant at 0.05"
+               in n for n in sel["notes"]), sel["notes"]
+
+
 def test_perturbed_distill_targets_the_champions_score_of_the_original(tmp_path: Path, repo_root: Path):
     """retrain.perturbed_distill=1: every perturbed text (and evasion, and original) is trained toward
     the champion's P(toxic) of its clean original, so a perturbed non-toxic text the champion reads
@@ -378,6 +393,44 @@ def test_select_candidate_rules():
     assert select_candidate(champ, [("weights", half)], 0.01, 0.02, baseline=champ, reserve=0.5)[0] == "weights"
     assert select_candidate(champ, [("weights", worse_f1), ("champion", champ)], 0.01, 0.02)[0] == "champion"
     assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
+
+
+def test_select_candidate_min_lead_p():
+    """With min_lead_p, new weights that lead the rules-only candidate by a few paired items (val noise)
+    do not go to the gate; a significant lead does; an inadmissible smaller change is never sent for it."""
+    from arena.probe import ProbeResult, select_candidate, sign_test_p
+
+    assert sign_test_p(0, 0) == 1.0 and sign_test_p(3, 0) == 0.125 and sign_test_p(0, 3) == 1.0
+    assert abs(sign_test_p(5, 1) - 7 / 64) < 1e-12 and sign_test_p(9, 0) < 0.002
+
+    def res(version, hits, fpr=0.05, f1=0.76):
+        return ProbeResult(version, sum(hits) / len(hits), fpr, f1, tuple(hits))
+
+    n = 560
+    champ = res("1", [True] * 500 + [False] * 60)
+    rules = res("3", [True] * 501 + [False] * 59)
+    noisy = res("2", [True] * 499 + [False] * 2 + [True] * 4 + [False] * 55)  # vs the rules: 4 gained, 2 lost
+    assert sum(noisy.hits) == 503 and len(noisy.hits) == n
+    pair = [("weights", noisy), ("rules", rules)]
+    assert select_candidate(champ, pair, 0.01, 0.02)[0] == "weights"  # without the test: the higher detection
+    name, notes = select_candidate(champ, pair, 0.01, 0.02, min_lead_p=0.05)
+    assert name == "rules" and "leads rules on 4 paired items, trails on 2" in notes[-1]
+    assert "not significant at 0.05" in notes[-1]
+    strong = res("4", [True] * 520 + [False] * 40)  # 19 items more, none fewer
+    name, notes = select_candidate(champ, [("weights", strong), ("rules", rules)], 0.01, 0.02, min_lead_p=0.05)
+    assert name == "weights" and "leads rules on 19 paired items, trails on 0" in notes[-1]
+    # the smaller change outside the limits: the test does not send it
+    loud_rules = res("5", [True] * 501 + [False] * 59, fpr=0.09)
+    assert select_candidate(champ, [("weights", noisy), ("rules", loud_rules)], 0.01, 0.02,
+                            min_lead_p=0.05)[0] == "weights"
+    # the champion as the smallest change: no significant lead, no challenger
+    assert select_candidate(champ, [("weights", noisy), ("champion", champ)], 0.01, 0.02,
+                            min_lead_p=0.05)[0] == "champion"
+    # no paired items (results built without hits): the test is skipped and says so
+    bare = [("weights", ProbeResult("2", 0.9, 0.05, 0.76)), ("rules", ProbeResult("3", 0.8, 0.05, 0.76))]
+    name, notes = select_candidate(champ, bare, 0.01, 0.02, min_lead_p=0.05)
+    assert name == "weights" and "lead test skipped" in notes[-1]
+    assert "hits" not in strong.to_dict()
     with pytest.raises(ValueError):
         select_candidate(champ, [], 0.01, 0.02)
 
