@@ -100,7 +100,7 @@ class ValProbe:
             clean = classification_report(data["clean_labels"], scores[t + b :], thr) if data["clean_texts"] else {}
             hits = tuple(x >= thr for x in scores[:t])
             self._results[key] = ProbeResult(
-                key, share(list(hits)), share([x >= thr for x in scores[t : t + b]]),
+                key, share(hits), share([x >= thr for x in scores[t : t + b]]),
                 float(clean.get("macro_f1", 0.0)), hits)
         return self._results[key]
 

@@ -76,22 +76,16 @@ def main() -> int:
     tox = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 1]
     ben = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 0][: args.benign]
 
-    class Scorer:  # what the attacker queries: the defender through the reading under test
-        version = None
-
-        def score(self, texts):
-            return d.score(list(texts))
-
     rows: dict[str, dict] = {}
     for name, canon in (("without", without), ("with", saved)):
-        d.canonicalizer = canon
+        d.canonicalizer = canon  # the attacker queries d itself: the weights through the reading under test
         flagged = [t for t, s in zip(tox, d.score(tox), strict=True) if s >= thr][: args.texts]
         clean = d.score(val.texts)
         row = {"clean_val_macro_f1": macro_f1(val.labels, [int(s >= thr) for s in clean]),
                "flagged_toxic": len(flagged), "evasion": {}, "benign_fpr": {}}
         for i, strat in enumerate(strategies):
             res = pipe.attack_many([(str(k), t) for k, t in enumerate(flagged)], lambda _k, s=strat: s,
-                                   args.seed + 7919 * i, Scorer(), n=cfg.campaign.suite_candidates, targeted=True)
+                                   args.seed + 7919 * i, d, n=cfg.campaign.suite_candidates, targeted=True)
             scores = [c.score for _, c, _ in res if c is not None]
             row["evasion"][strat] = {"valid": len(scores), "evasions": sum(s < thr for s in scores)}
             res = pipe.attack_many([(str(k), t) for k, t in enumerate(ben)], lambda _k, s=strat: s,
