@@ -61,8 +61,14 @@ class CanonicalizerConfig(_Model):
     squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
+    merge_harmful: bool = Field(True, description="merge_fragments also rejoins two listed pieces when the join is "
+                                "an explicit or strongly negative word and one piece is a fragment (sh it, as s).")
+    split_merged: bool = Field(True, description="A non-word glued from known words cut back into them "
+                               "(youidiot -> you idiot; every piece a listed word, wordfreq).")
     devowel: bool = Field(True, description="An explicit word written without (some of) its vowels back to it "
                           "(fck, sht, btch, stpd; better_profanity's list).")
+    phonetic: bool = Field(True, description="A non-word (or leet reading) that sounds like an explicit or strongly "
+                           "negative word becomes it (phuk, stoopid, $t00p1d; Metaphone key, jellyfish).")
     spell: bool = Field(True, description="Non-words of 4+ letters to the known word within 1-2 edits (symspellpy).")
     spell_swapped_case: bool = Field(True, description="spell also reads a capital swapped to second place "
                                      "(dIiots) as a misspelling, not a name.")

@@ -3,9 +3,12 @@
     python bench/canonical_val.py --model runs/headline/models/baseline \
         --off segment_joined --off spell_swapped_case --off spell_negative
 
+    python bench/canonical_val.py --model runs/headline/models/baseline --on split_merged --on phonetic \
+        --strategies phonetic,phonetic_leet,split_merge,emoji
+
 The same weights and threshold are read through two canonicalisers: ``without`` (the model's saved
-canonicaliser with the ``--off`` steps switched off) and ``with`` (as saved). For each, and for
-each of ``--strategies``:
+canonicaliser with the ``--off`` steps switched off) and ``with`` (as saved, plus the ``--on`` steps:
+steps newer than the saved folder). For each, and for each of ``--strategies``:
 
 - attacked val toxic texts: the first ``--texts`` toxic val texts the model flags, each attacked
   once per strategy as the frozen suite attacks (targeted through that very reading, best of
@@ -35,7 +38,11 @@ def main() -> int:
     ap.add_argument("--config", default="configs/default.yaml", help="dataset, attack and suite settings")
     ap.add_argument("--off", action="append", default=[], metavar="STEP",
                     help="canonicaliser step switched off in the 'without' reading (repeatable)")
+    ap.add_argument("--on", action="append", default=[], metavar="STEP",
+                    help="canonicaliser step switched on in the 'with' reading (repeatable)")
     ap.add_argument("--strategies", default=DEFAULT_STRATEGIES)
+    ap.add_argument("--examples", type=int, default=0, metavar="N",
+                    help="print up to N evasions per strategy as each reading prepares them")
     ap.add_argument("--texts", type=int, default=150, help="flagged toxic val texts attacked per strategy")
     ap.add_argument("--benign", type=int, default=300, help="non-toxic val texts perturbed per strategy")
     ap.add_argument("--seed", type=int, default=7)
@@ -50,9 +57,10 @@ def main() -> int:
     from arena.errors import ArenaError
     from arena.metrics import macro_f1
 
-    unknown = [s for s in args.off if s not in STEPS]
-    if unknown or not args.off:
-        print(f"error: --off needs steps of {list(STEPS)}; got {args.off}", file=sys.stderr)
+    unknown = [s for s in args.off + args.on if s not in STEPS]
+    if unknown or not (args.off or args.on) or set(args.off) & set(args.on):
+        print(f"error: --off/--on need distinct steps of {list(STEPS)}; got --off {args.off} --on {args.on}",
+              file=sys.stderr)
         return 2
     if not (Path(args.model) / "defender.json").is_file():
         print(f"error: {args.model}/defender.json not found: train a defender first (make baseline)", file=sys.stderr)
@@ -72,6 +80,7 @@ def main() -> int:
         print(f"error: {args.model} has no canonicaliser", file=sys.stderr)
         return 2
     without = Canonicalizer(**{k: saved.flags[k] and k not in args.off for k in STEPS})
+    saved = Canonicalizer(**{k: saved.flags[k] or k in args.on for k in STEPS})
     thr = float(d.spec.threshold)
     tox = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 1]
     ben = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 0][: args.benign]
@@ -88,6 +97,9 @@ def main() -> int:
                                    args.seed + 7919 * i, d, n=cfg.campaign.suite_candidates, targeted=True)
             scores = [c.score for _, c, _ in res if c is not None]
             row["evasion"][strat] = {"valid": len(scores), "evasions": sum(s < thr for s in scores)}
+            shown = [c for _, c, _ in res if c is not None and c.score < thr][: args.examples]
+            for c in shown:
+                print(f"  [{name} {strat} {c.score:.2f}] {canon(c.text)!r}")
             res = pipe.attack_many([(str(k), t) for k, t in enumerate(ben)], lambda _k, s=strat: s,
                                    args.seed + 104729 + 7919 * i, None, n=1, targeted=False)
             texts = [c.text for _, c, _ in res if c is not None]
@@ -95,7 +107,7 @@ def main() -> int:
         rows[name] = row
     d.canonicalizer = saved
     differ = sum(a != b for a, b in zip([without(t) for t in val.texts], [saved(t) for t in val.texts], strict=True))
-    result = {"model": args.model, "off": args.off, "threshold": thr, "strategies": strategies,
+    result = {"model": args.model, "off": args.off, "on": args.on, "threshold": thr, "strategies": strategies,
               "val_texts_prepared_differently": differ, "rows": rows, "wall_s": round(time.perf_counter() - t0, 1),
               "command": "python bench/canonical_val.py " + " ".join(sys.argv[1:])}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +131,8 @@ def main() -> int:
     print(f"canonical_val: evasion {total(w, 'evasion', 'evasions', 'valid').strip()} -> "
           f"{total(n, 'evasion', 'evasions', 'valid').strip()}, benign FPR {total(w, 'benign_fpr', 'flagged', 'texts').strip()}"
           f" -> {total(n, 'benign_fpr', 'flagged', 'texts').strip()}, clean val macro-F1 {w['clean_val_macro_f1']:.4f} -> "
-          f"{n['clean_val_macro_f1']:.4f} ({differ} val texts read differently), steps off: {', '.join(args.off)}; {args.out}")
+          f"{n['clean_val_macro_f1']:.4f} ({differ} val texts read differently), steps off: {', '.join(args.off) or '-'}, "
+          f"on: {', '.join(args.on) or '-'}; {args.out}")
     return 0
 
 

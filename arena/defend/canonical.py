@@ -25,7 +25,7 @@ Steps, in order:
    (``f.u.c.k``, ``i-d-i-o-t``, ``s_t_u_p_i_d``) is joined; split by spaces (``f u c k``) only when
    it has 4+ letters (``i m a`` stays). **segment_joined** (its own flag): letters joined from
    spaces are cut back into the words they most likely spell, by unigram probability (wordfreq),
-   when the run held several (``o f l i r s`` -> ``of lirs``, read by step 11 as ``of liars``).
+   when the run held several (``o f l i r s`` -> ``of lirs``, read by step 13 as ``of liars``).
 7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
    word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
 8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
@@ -36,14 +36,30 @@ Steps, in order:
 9. **merge_fragments** — a word broken by a stray space (``treaso n``; ``use less`` stays) is put back
    together when the two pieces are letters, at least one of them is no word (not in wordfreq's
    list) and the joined piece is a known word, or, when one piece is a lone letter that is no
-   word, a misspelling step 11 can read (``sueles s`` -> ``sueless`` -> ``useless``).
-10. **devowel** — an explicit word with (some of) its vowels dropped, the commonest human
+   word, a misspelling step 13 can read (``sueles s`` -> ``sueless`` -> ``useless``).
+   **merge_harmful** (its own flag): two pieces wordfreq lists are joined too when the join is an
+   explicit or strongly negative word and one piece is a fragment (``sh it``, ``as s``, ``LIA R``;
+   ``my pen is`` stays: :func:`_fragment`).
+10. **split_merged** — a token of 6+ letters that is no word (not in wordfreq's list, nor given
+   :data:`SPELL_KEEP_ZIPF`) and that is glued from known words (``youidiot``, ``STUPIDPEOPLE``) is
+   cut back into them: the likeliest reading of :func:`segment_letters` in which every piece is a
+   listed word as written (``a``/``i``; two letters only if common), against the whole read as one
+   misspelt word (``somthing`` stays whole for step 13). Names in CamelCase, mentions and hashtags stay.
+11. **devowel** — an explicit word with (some of) its vowels dropped, the commonest human
    obfuscation (``fck``, ``sht``, ``btch``, ``stpd``, ``fcking``), becomes that word: a token of
    3+ ASCII letters that is no explicit word, that wordfreq gives less than
    :data:`DEVOWEL_KEEP_ZIPF` (``shi``, ``cnt`` stay), and that deleting only vowels from an
    explicit word (better_profanity's list) spells; the most frequent such word wins. It changes
    0.002% of clean train tokens (6 of 11,916 tweets) and no val token (bench/canonical_share.py).
-11. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
+12. **phonetic** — a letters-only token of 3+ letters that is no word (not in wordfreq's list, and
+   given less than :data:`PHONETIC_KEEP_ZIPF`) and that *sounds* like an explicit word
+   (better_profanity's list) or a strongly negative one (VADER, see step 13) becomes it: the same
+   Metaphone and NYSIIS codes (``jellyfish``), few enough edits apart (:func:`sounds_like`):
+   ``phuk`` -> ``fuck``, ``kunt`` -> ``cunt``, ``stoopid`` -> ``stupid`` (which spelling alone reads
+   as ``stooped``). Capitalised tokens wordfreq lists at :data:`PHONETIC_NAME_ZIPF` or more (names:
+   ``Corsi``, ``Kemi``) and acronyms of 4 capitals or fewer stay. Step 8 uses it for leet that spells
+   no known word: a letter reading of ``$t00p1d`` is ``stoopid``, so it reads ``stupid``.
+13. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
    most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
    deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
    over wordfreq's known words: ``soiety`` -> ``society``, ``stupdi`` -> ``stupid``. Words
@@ -78,15 +94,15 @@ from typing import Any
 
 #: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
-                          "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "devowel", "spell",
-                          "spell_swapped_case", "spell_negative")
+                          "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "merge_harmful",
+                          "split_merged", "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative")
 #: Flags that refine another step rather than run on their own (they do nothing with it off).
 REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
-                           "spell_negative": "spell"}
+                           "spell_negative": "spell", "merge_harmful": "merge_fragments"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
 LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze",
-                                        "deobfuscate", "merge_fragments", "devowel", "spell",
-                                        "spell_swapped_case", "spell_negative"})
+                                        "deobfuscate", "merge_fragments", "merge_harmful", "split_merged",
+                                        "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -263,17 +279,21 @@ SEGMENT_MAX_PIECES = 4
 SEGMENT_MIN_ZIPF_2 = 4.0
 
 
-def _piece_cost(piece: str, whole: bool) -> float | None:
+def _piece_cost(piece: str, whole: bool, strict: bool = False) -> float | None:
     """-log10 P(piece) in Zipf units (wordfreq), a misspelt piece through its nearest known word; None: no word.
 
     The whole string may be any word wordfreq lists; a piece of a cut must be a known word (two
-    letters: a common one; one letter: ``a`` or ``i``) or a misspelling of one."""
+    letters: a common one; one letter: ``a`` or ``i``) or, unless ``strict``, a misspelling of one.
+    ``strict`` (step 10) also asks more of a two-letter piece (:data:`SPLIT_MIN_ZIPF_2`)."""
     low = piece.lower()
     z = _lexicon().get(low)
     if len(low) <= 2 and not whole:
-        return 9.0 - z if z is not None and (low in ("a", "i") or len(low) == 2 and z >= SEGMENT_MIN_ZIPF_2) else None
+        min_z = SPLIT_MIN_ZIPF_2 if strict else SEGMENT_MIN_ZIPF_2
+        return 9.0 - z if z is not None and (low in ("a", "i") or len(low) == 2 and z >= min_z) else None
     if z is not None and (whole or z >= MIN_ZIPF):
         return 9.0 - z
+    if strict and not whole:
+        return None
     near = _nearest_word(low)
     if near is None:
         return None
@@ -281,16 +301,17 @@ def _piece_cost(piece: str, whole: bool) -> float | None:
 
 
 @lru_cache(maxsize=16384)
-def segment_letters(word: str) -> str:
+def segment_letters(word: str, strict: bool = False) -> str:
     """Letters that a space run joined (``arremoronns``), as the words they most likely spell.
 
     The reading with the highest unigram probability (wordfreq's Zipf frequencies, as the
     ``wordsegment`` package scores a split, with its English counts in place of Google's) over the
     whole string and its cuts into up to :data:`SEGMENT_MAX_PIECES` pieces, each a listed word, ``a``
-    or ``i``, or a misspelling of a known word (step 11's reader) at :data:`SEGMENT_EDIT_COST` per
+    or ``i``, or a misspelling of a known word (step 13's reader) at :data:`SEGMENT_EDIT_COST` per
     edit: ``youareanidiot`` -> ``you are an idiot``, ``oflirs`` -> ``of lirs`` (read later as ``of
     liars``), ``isabatant`` -> ``is a batant``. A string no reading covers stays whole (the spelling
-    step may still read it)."""
+    step may still read it). ``strict``: every piece of a cut is a known word as written (the whole
+    string may still be read as one misspelt word)."""
     n = len(word)
     # best[k][j]: (cost, cut points) of word[:j] in exactly k pieces
     best: list[dict[int, tuple[float, tuple[int, ...]]]] = [{0: (0.0, ())}]
@@ -298,7 +319,7 @@ def segment_letters(word: str) -> str:
         nxt: dict[int, tuple[float, tuple[int, ...]]] = {}
         for i, (cost, cuts) in best[-1].items():
             for j in range(i + 1, n + 1):
-                c = _piece_cost(word[i:j], whole=i == 0 and j == n)
+                c = _piece_cost(word[i:j], whole=i == 0 and j == n, strict=strict)
                 if c is not None and (j not in nxt or cost + c < nxt[j][0]):
                     nxt[j] = (cost + c, cuts + (j,))
         best.append(nxt)
@@ -363,13 +384,33 @@ def split_edges(token: str) -> tuple[str, str, str]:
     return token[:start], token[start:end], token[end:]
 
 
-def deobfuscate(text: str) -> str:
-    """Tokens with leet characters or masks become the known word they spell (if one does)."""
-    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group()), text)
+def deobfuscate(text: str, *, phonetic: bool = False) -> str:
+    """Tokens with leet characters or masks become the known word they spell (if one does); with
+    ``phonetic``, else the explicit or strongly negative word one of their letter readings sounds
+    like (``$t00p1d`` reads ``stoopid``: ``stupid``, step 12)."""
+    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), phonetic), text)
+
+
+#: deobfuscate with phonetic: a token with more letter readings than this is not read by sound.
+MAX_LEET_READINGS = 64
+
+
+def _leet_readings(core: str) -> list[str]:
+    """The letters-only readings of a leet token (no masks), up to :data:`MAX_LEET_READINGS`."""
+    low = core.lower()
+    if any(c in MASKS for c in low) or not all(c.isalpha() or c in LEET_LETTERS for c in low):
+        return []
+    options = [c if c.isalpha() else LEET_LETTERS[c] for c in low]
+    count = 1
+    for o in options:
+        count *= len(o)
+    if count > MAX_LEET_READINGS:
+        return []
+    return ["".join(p) for p in itertools.product(*options)]
 
 
 @lru_cache(maxsize=131072)
-def _deobfuscate_token(token: str) -> str:
+def _deobfuscate_token(token: str, phonetic: bool = False) -> str:
     if token.isalpha() or len(token) < 3 or not any(c.isalpha() for c in token) or token[0] in "@#" or (
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
@@ -377,11 +418,27 @@ def _deobfuscate_token(token: str) -> str:
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
-    for lo, hi in _cores(token, lead, tail):
+    cores = list(_cores(token, lead, tail))
+    for lo, hi in cores:
         word = _spell(token[lo:hi])
         if word is not None:
             return token[:lo] + word + token[hi:]
+    if phonetic and _sound_guard(core):
+        for reading in _leet_readings(core):
+            word = sounds_like(reading)
+            if word is not None:
+                return lead + word + tail
     return token
+
+
+def _sound_guard(core: str) -> bool:
+    """A leet token step 12 may read by sound: about as many letters as symbols, all lowercase (or
+    ALL CAPS with 5+ characters: ``RINO!``, ``HIM@`` stay), edge punctuation not read as letters."""
+    letters = [c for c in core if c.isalpha()]
+    if len(letters) < 2 or len(letters) == len(core) or 2 * len(letters) < len(core) - 1:
+        return False
+    word = "".join(letters)
+    return word == word.lower() or word.isupper() and len(core) >= 5
 
 
 def _cores(token: str, lead: str, tail: str) -> Iterable[tuple[int, int]]:
@@ -436,7 +493,7 @@ def _spell_distance(n: int) -> int:
     return 0 if n < 4 else 1 if n <= 8 else 2
 
 
-def merge_fragments(text: str) -> str:
+def merge_fragments(text: str, *, harmful: bool = False) -> str:
     """Two letter pieces split by one space, one of them no word, joined when that spells a (near) known word.
 
     Where two joins overlap (``is sueles s``), the one nearer to a known word wins (``sueless`` is
@@ -445,7 +502,8 @@ def merge_fragments(text: str) -> str:
     if " " not in text:
         return text
     toks = text.split(" ")
-    joins = sorted((d, k, w) for k in range(len(toks) - 1) if (m := _merge_pair(toks[k], toks[k + 1])) for d, w in [m])
+    joins = sorted((d, k, w) for k in range(len(toks) - 1)
+                   if (m := _merge_pair(toks[k], toks[k + 1], harmful)) for d, w in [m])
     if not joins:
         return text
     taken: dict[int, str] = {}
@@ -460,14 +518,31 @@ def merge_fragments(text: str) -> str:
 _WORD_LETTERS = frozenset("aiu")
 
 
-def _merge_pair(a: str, b: str) -> tuple[int, str] | None:
-    """(edits from a known word, joined token) when ``a b`` is one broken word, else None."""
+def _fragment(piece: str) -> bool:
+    """A piece no reader takes for a word by itself: a lone letter other than ``a``/``i``/``u``, two letters
+    that are no common word (``sh``, ``su``, ``cl``; :data:`SPLIT_MIN_ZIPF_2`), or 3+ letters that are no
+    known word (``hel``, ``lia``, ``ame``)."""
+    low = piece.lower()
+    if len(low) == 1:
+        return low not in _WORD_LETTERS
+    if len(low) == 2:
+        return _lexicon().get(low, 0.0) < SPLIT_MIN_ZIPF_2
+    return not is_known(low)
+
+
+def _merge_pair(a: str, b: str, harmful: bool = False) -> tuple[int, str] | None:
+    """(edits from a known word, joined token) when ``a b`` is one broken word, else None.
+
+    ``harmful`` (merge_harmful): two listed pieces are joined too when the join is an explicit or strongly
+    negative word and one piece is a :func:`_fragment` (``sh it``, ``as s``, ``LIA R``; not ``pen is``)."""
     if not a or not b or a[0] in "@#" or b[0] in "@#":
         return None
     lead, left, mid = split_edges(a)
     mid2, right, tail = split_edges(b)
     if mid or mid2 or not (left.isalpha() and right.isalpha() and left.isascii() and right.isascii()):
         return None
+    if harmful and (_fragment(left) or _fragment(right)) and _is_harmful((left + right).lower()):
+        return 0, lead + left + right + tail  # (any known join would read "a GE", "in CA" as "aGE", "inCA")
     if in_lexicon(left) and in_lexicon(right):
         return None  # two words stay two words ("is use", "a fool")
     word = left + right
@@ -480,7 +555,73 @@ def _merge_pair(a: str, b: str) -> tuple[int, str] | None:
     return None
 
 
-# ---------------------------------------------------------------------------- 10. misspellings
+# ---------------------------------------------------------------------------- 10. merged words
+#: split_merged: a token of fewer letters is never cut (``isit``, ``noone``, ``alot`` are read whole).
+SPLIT_MIN_LETTERS = 6
+#: split_merged: a two-letter piece must be this common (``of``, ``is``, ``an``, ``to``, ``ok``; not ``lo``,
+#: ``oz``, ``er``, ``im``, which would cut ``loozer`` into ``lo oz er``).
+SPLIT_MIN_ZIPF_2 = 5.0
+
+
+def split_merged(text: str) -> str:
+    """A non-word glued from known words (``youidiot``, ``STUPIDPEOPLE``) is cut back into them (step 10)."""
+    return re.sub(r"\S+", lambda m: _split_merged_token(m.group()), text)
+
+
+@lru_cache(maxsize=131072)
+def _split_merged_token(token: str) -> str:
+    if len(token) < SPLIT_MIN_LETTERS or token[0] in "@#" or "://" in token:
+        return token
+    lead, core, tail = split_edges(token)
+    if len(core) < SPLIT_MIN_LETTERS or not (core.isalpha() and core.isascii()):
+        return token
+    if core[1:] != core[1:].lower() and not core.isupper():
+        return token  # CamelCase names and hashtag-like words (GunBroker) keep their spelling
+    low = core.lower()
+    if in_lexicon(low):
+        return token
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency(low, "en") >= SPELL_KEEP_ZIPF:
+        return token  # vocabulary wordfreq lists (``libtards``, ``trumpers``)
+    if _reads_as_harmful(low) or _edits_to_known(low) == 1:
+        return token  # ``ashole`` is ``asshole`` misspelt (step 13), ``loozer`` is ``loser`` (12), not ``as hole``;
+        # a typo one edit from a word (``Unfortunatemy``) is that word, not two
+    pieces = segment_letters(low, strict=True).split(" ")
+    if len(pieces) < 2 or not any(_is_harmful(p) for p in pieces):
+        return token  # compounds and names (``facepalming``, ``Truthfeed``) stay whole
+    if core.isupper():
+        pieces = [p.upper() for p in pieces]
+    elif core[0].isupper():
+        pieces[0] = pieces[0][0].upper() + pieces[0][1:]
+    return lead + " ".join(pieces) + tail
+
+
+@lru_cache(maxsize=131072)
+def _edits_to_known(low: str) -> int | None:
+    """Edits from a lowercase non-word to the nearest known word (at most 2), whatever wordfreq gives the
+    token itself; None when none is that near."""
+    from symspellpy import Verbosity
+
+    found = [x.distance for x in _symspell().lookup(low, Verbosity.CLOSEST, max_edit_distance=2) if x.distance > 0]
+    return min(found) if found else None
+
+
+def _is_harmful(word: str) -> bool:
+    """An explicit word (better_profanity's list) or a strongly negative one (VADER)."""
+    from arena.attack.lexicon import explicit_lexicon
+
+    return word in explicit_lexicon() or word in negative_words()
+
+
+def _reads_as_harmful(low: str) -> bool:
+    """The lowercase non-word ``low`` is a misspelling (nearest words) or a respelling by sound of an
+    explicit or strongly negative word: a moderation layer reads it so rather than as a glued pair."""
+    near = _nearest_word(low, True)
+    return near is not None and _is_harmful(near[0]) or sounds_like(low) is not None
+
+
+# ---------------------------------------------------------------------------- 13. misspellings (the lexicon index)
 @lru_cache(maxsize=1)
 def _symspell():
     """symspellpy's symmetric-delete index over wordfreq's known words (Zipf >= MIN_ZIPF), counts from Zipf."""
@@ -555,7 +696,7 @@ def _nearest_word(low: str, negative: bool = False) -> tuple[str, int] | None:
     return best.term, best.distance
 
 
-# ---------------------------------------------------------------------------- 10. dropped vowels
+# ---------------------------------------------------------------------------- 11. dropped vowels
 #: A vowel-less token wordfreq gives at least this Zipf frequency is a word or abbreviation of its
 #: own (``shi`` 3.5, ``smh`` 3.5, ``cnt`` 2.7: "can't", "count") and stays; ``fck`` (2.3),
 #: ``sht`` (2.1), ``fcking`` (2.1) do not.
@@ -594,7 +735,7 @@ def _drops_vowels_of(token: str, word: str) -> bool:
 
 
 def devowel_words(text: str) -> str:
-    """Explicit words written without some of their vowels become the word (see step 10)."""
+    """Explicit words written without some of their vowels become the word (see step 11)."""
     return re.sub(r"\S+", lambda m: _devowel_token(m.group()), text)
 
 
@@ -606,7 +747,7 @@ def _devowel_token(token: str) -> str:
     if len(core) < 3 or not (core.isalpha() and core.isascii()):
         return token
     if core[1:] != core[1:].lower() and not core.isupper() or core.isupper() and len(core) < 5:
-        return token  # names and acronyms, as in step 11
+        return token  # names and acronyms, as in step 13
     low = core.lower()
     from arena.attack.lexicon import explicit_lexicon
 
@@ -623,8 +764,112 @@ def _devowel_token(token: str) -> str:
     return lead + word + tail
 
 
+# ---------------------------------------------------------------------------- 12. respelt by sound
+#: A token wordfreq gives at least this Zipf frequency is a word or slang of its own and is not read
+#: by sound (as for :data:`DEVOWEL_KEEP_ZIPF`).
+PHONETIC_KEEP_ZIPF = 2.5
+#: A capitalised token is read by sound only when wordfreq gives it less than this (``Sukerz`` 0); names
+#: it lists (``Vigano`` 1.4, ``Corsi`` 2.4, ``Kemi`` 2.3) stay.
+PHONETIC_NAME_ZIPF = 1.0
+
+
+def _zipf(low: str) -> float:
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(low, "en")
+
+
+#: The most edits (Damerau-Levenshtein) between a token and the harmful word it sounds like (``phuk`` is
+#: three from ``fuck``); a token of 3 letters may be two away at most.
+PHONETIC_MAX_EDITS = 3
+
+
+def _sound_keys(word: str) -> tuple[str, str]:
+    """Two phonetic codes of a lowercase word (``jellyfish``): Metaphone (Philips 1990) and NYSIIS (Taft 1970)."""
+    import jellyfish
+
+    return "m:" + jellyfish.metaphone(word), "n:" + jellyfish.nysiis(word)
+
+
+@lru_cache(maxsize=1)
+def _harmful_by_sound() -> dict[str, list[str]]:
+    """Metaphone code -> known explicit words (better_profanity's list) and strongly negative words (VADER,
+    see :data:`NEGATIVE_VALENCE`) of 3+ letters with that code, explicit first, then most frequent.
+
+    Only words wordfreq knows (:func:`is_known`) are targets: the list's own variants (``phuk``,
+    ``fook``) are what a token is read *from*, not into."""
+    from arena.attack.lexicon import explicit_lexicon
+
+    lex = _lexicon()
+    explicit = explicit_lexicon()
+    words = {w for w in explicit | negative_words() if len(w) >= 3 and w.isascii() and is_known(w)}
+    out: dict[str, list[str]] = {}
+    for w in sorted(words, key=lambda w: (w not in explicit, -lex.get(w, 0.0), w)):
+        out.setdefault(_sound_keys(w)[0], []).append(w)
+    return out
+
+
+@lru_cache(maxsize=131072)
+def sounds_like(low: str) -> str | None:
+    """The explicit or strongly negative word a lowercase non-word sounds like (``phuk`` -> ``fuck``,
+    ``stoopid`` -> ``stupid``, ``kunt`` -> ``cunt``), or None.
+
+    The same Metaphone *and* NYSIIS codes (:func:`_sound_keys`; one code alone reads ``grop`` as
+    ``crap`` and ``Vigano`` as ``vagina``) and at most :data:`PHONETIC_MAX_EDITS` edits apart (one
+    for a 3-letter token: ``dik``, not ``kam`` -> ``cum``), and no more than one edit farther than the
+    nearest known word step 13 would read (``stoopid`` is two from ``stupid``, one from ``stooped``;
+    ``somone`` is ``someone``, not ``semen``); of several, the nearest, then explicit before negative,
+    then the most frequent.
+    Words wordfreq lists, and tokens it gives :data:`PHONETIC_KEEP_ZIPF` or more, are left alone (its
+    rarer listed words are words: ``totes``, ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``)."""
+    if len(low) < 3 or not (low.isalpha() and low.isascii()) or in_lexicon(low):
+        return None
+    import jellyfish
+
+    keys = _sound_keys(low)
+    limit = PHONETIC_MAX_EDITS if len(low) > 3 else 1
+    near = _edits_to_known(low)
+    if near is not None:  # a typo of a known word (``somone``, ``nedia``) is not read as a farther insult
+        limit = min(limit, near + 1)
+    found = [w for w in _harmful_by_sound().get(keys[0], ())
+             if w != low and _sound_keys(w) == keys and jellyfish.damerau_levenshtein_distance(low, w) <= limit]
+    if not found:
+        return None
+    from wordfreq import zipf_frequency
+
+    if zipf_frequency(low, "en") >= PHONETIC_KEEP_ZIPF:
+        return None
+    return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
+
+
+def phonetic_words(text: str) -> str:
+    """Non-words that sound like an explicit or strongly negative word become it (see step 12)."""
+    return re.sub(r"\S+", lambda m: _phonetic_token(m.group()), text)
+
+
+@lru_cache(maxsize=131072)
+def _phonetic_token(token: str) -> str:
+    if len(token) < 3 or token[0] in "@#" or "://" in token:
+        return token
+    lead, core, tail = split_edges(token)
+    if not (core.isalpha() and core.isascii()):
+        return token
+    if core != core.lower() and not (core.isupper() and len(core) >= 5) and not (
+            core[0].isupper() and core[1:].islower() and _zipf(core.lower()) < PHONETIC_NAME_ZIPF):
+        return token  # names sound like insults too often (Vigano, Corsi, Kemi: wordfreq lists them); acronyms
+    word = sounds_like(core.lower())
+    if word is None:
+        return token
+    return lead + _with_case(core, word) + tail
+
+
+def _with_case(core: str, word: str) -> str:
+    """``word`` with the case pattern of ``core`` (ALL CAPS, Capitalised or lowercase)."""
+    return word.upper() if core.isupper() else word[0].upper() + word[1:] if core[0].isupper() else word
+
+
 def spell_words(text: str, *, swapped_case: bool = False, negative: bool = False) -> str:
-    """Letters-only tokens that are no word become the known word they misspell (see step 11)."""
+    """Letters-only tokens that are no word become the known word they misspell (see step 13)."""
     return re.sub(r"\S+", lambda m: _spell_token(m.group(), swapped_case, negative), text)
 
 
@@ -663,13 +908,16 @@ class Canonicalizer:
     def __init__(self, nfkc: bool = True, strip_invisible: bool = True, skeleton: bool = True,
                  bidi: bool = True, emoji: bool = True, join_separated: bool = True,
                  segment_joined: bool = True, squeeze: bool = True,
-                 deobfuscate: bool = True, merge_fragments: bool = True, devowel: bool = True,
+                 deobfuscate: bool = True, merge_fragments: bool = True, merge_harmful: bool = True,
+                 split_merged: bool = True,
+                 devowel: bool = True, phonetic: bool = True,
                  spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
                       "emoji": emoji, "join_separated": join_separated, "segment_joined": segment_joined,
-                      "squeeze": squeeze,
-                      "deobfuscate": deobfuscate, "merge_fragments": merge_fragments, "devowel": devowel,
-                      "spell": spell, "spell_swapped_case": spell_swapped_case, "spell_negative": spell_negative}
+                      "squeeze": squeeze, "deobfuscate": deobfuscate, "merge_fragments": merge_fragments,
+                      "merge_harmful": merge_harmful, "split_merged": split_merged, "devowel": devowel,
+                      "phonetic": phonetic, "spell": spell, "spell_swapped_case": spell_swapped_case,
+                      "spell_negative": spell_negative}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -690,7 +938,7 @@ class Canonicalizer:
         return cls(**{k: bool(spec.get(k, k not in LEGACY_OFF)) for k in STEPS})
 
     def __call__(self, text: str, rules: Callable[[str], str] | None = None, *, spell: bool = True) -> str:
-        """Steps 1-9, then ``rules`` (the defender's learned layer), then steps 10-11 (``spell=False`` stops before them).
+        """Steps 1-10, then ``rules`` (the defender's learned layer), then steps 11-13 (``spell=False`` stops before them).
 
         The learned rules run before the generic spelling step: a mined ``folo -> fool`` (or the
         fuzzy ``~fool``) must win over the most frequent word one edit away (``solo``).
@@ -711,13 +959,17 @@ class Canonicalizer:
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
-            text = deobfuscate(text)
+            text = deobfuscate(text, phonetic=f["phonetic"] and spell)
         if f["merge_fragments"]:
-            text = merge_fragments(text)
+            text = merge_fragments(text, harmful=f["merge_harmful"])
+        if f["split_merged"]:
+            text = split_merged(text)
         if rules is not None:
             text = rules(text)
         if f["devowel"] and spell:
             text = devowel_words(text)
+        if f["phonetic"] and spell:
+            text = phonetic_words(text)
         if f["spell"] and spell:
             text = spell_words(text, swapped_case=f["spell_swapped_case"], negative=f["spell_negative"])
         return text

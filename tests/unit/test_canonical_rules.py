@@ -118,6 +118,56 @@ def test_spelling_refinements_each_behind_its_own_flag():
     assert legacy.flags == old.flags
 
 
+@pytest.mark.parametrize(("attacked", "expected"), [
+    # phonetic: a non-word that sounds like an explicit or strongly negative word (Metaphone and NYSIIS)
+    ("phuk you", "fuck you"),
+    ("stoopid idiotz", "stupid idiots"),  # spelling alone reads "stooped" (one edit)
+    ("what a kunt", "what a cunt"),
+    ("biatch please", "bitch please"),
+    ("you are a loozer", "you are a loser"),
+    ("so $t00p1d", "so stupid"),  # leet that spells no known word: a letter reading sounds like one
+    ("WHAT A BIATCH", "WHAT A BITCH"),
+    # ... but not typos of a nearer known word, names, acronyms or sound-alikes with another spelling
+    ("somone told me", "somone told me"),  # vocabulary of its own (as for spelling), not "semen"
+    ("nedia coverage", "media coverage"),  # one edit from "media": spelling reads it, not "nude"
+    ("come play with grop", "come play with group"),
+    ("Archbishop Vigano and Corsi", "Archbishop Vigano and Corsi"),
+    ("RINO! HIM@", "RINO! HIM@"),
+    ("kam is here", "kam is here"),  # three letters: one edit at most (not "cum")
+    # split_merged: a non-word glued from known words, one of them explicit or strongly negative
+    ("youidiot", "you idiot"),
+    ("STUPIDPEOPLE everywhere", "STUPID PEOPLE everywhere"),
+    ("just fuckoff", "just fuck off"),
+    ("ashole", "asshole"),  # a misspelling of an insult is read as one word, not "as hole"
+    ("Unfortunatemy", "Unfortunately"),  # one edit from a known word: a typo, not two words
+    ("facepalming at Truthfeed", "facepalming at Truthfeed"),  # compounds and names stay whole
+    # merge_harmful: two listed pieces rejoined when the join is an insult and one piece is a fragment
+    ("talks sh it on", "talks shit on"),
+    ("biting me in the as s", "biting me in the ass"),
+    ("LIA R!!!", "LIAR!!!"),
+    ("my pen is blue", "my pen is blue"),  # two words: no fragment
+])
+def test_sound_and_glued_words(canon, attacked, expected):
+    assert canon(attacked) == expected
+
+
+def test_sound_and_glued_steps_each_behind_its_own_flag():
+    new = Canonicalizer()
+    old = Canonicalizer(split_merged=False, phonetic=False, merge_harmful=False)
+    assert old("youidiot") == "youidiot" and Canonicalizer(phonetic=False)("youidiot") == "you idiot"
+    assert old("phuck") == "chuck" and Canonicalizer(split_merged=False)("phuck") == "fuck"  # spelling: one edit
+    assert old("$t00p1d") == "$t00p1d" and new("$t00p1d") == "stupid"
+    old_merge = Canonicalizer(merge_harmful=False)
+    assert old_merge("sh it") == "sh it" and new("sh it") == "shit"
+    assert Canonicalizer(merge_fragments=False)("sh it") == "sh it"  # a refinement: nothing without its step
+    # spell=False (what rule mining reads) stops before the phonetic step, as before the spelling steps
+    assert new("phuk", spell=False) == "phuk" and new("$t00p1d", spell=False) == "$t00p1d"
+    # a folder saved before them reads as it did
+    legacy = Canonicalizer.from_spec({k: v for k, v in new.to_dict().items()
+                                      if k not in ("split_merged", "phonetic", "merge_harmful")})
+    assert legacy.flags == old.flags
+
+
 def test_segment_letters_reads_the_likeliest_words():
     from arena.defend.canonical import segment_letters
 
