@@ -3,9 +3,10 @@
     python bench/canonical_share.py --config configs/default.yaml --split val
 
 Writes bench/results/canonical_share.json and prints one line per step; a refinement of another
-step (``REFINES``: segment_joined, spell_swapped_case, spell_negative) is measured as what it
-changes in that step's output, and all three together (``refinements``) as what they change in the
-whole pipeline's output. ``--split train`` writes canonical_share_train.json. (Clean macro-F1 with the
+step (``REFINES``: segment_joined, spell_swapped_case, spell_negative, merge_harmful) is measured as
+what it changes in that step's output; the steps added together (``GROUPS``: ``refinements``, the
+three spelling refinements; ``sound_glue``, merge_harmful + split_merged + phonetic) as what they
+change in the whole pipeline's output. ``--split train`` writes canonical_share_train.json. (Clean macro-F1 with the
 canonicaliser on and off needs two trained baselines: ``bench/baseline.py --set
 defender.canonicalizer.enabled=false``.)
 """
@@ -16,6 +17,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+#: Steps added together (a7ab2b5; e3d246d), measured as what they change inside the whole pipeline.
+GROUPS = {"refinements": ("segment_joined", "spell_swapped_case", "spell_negative"),
+          "sound_glue": ("merge_harmful", "split_merged", "phonetic")}
 
 
 def main() -> int:
@@ -42,10 +47,11 @@ def main() -> int:
         rows[step] = {"changed_token_share": changed_token_share(ref, out),
                       "texts_changed": sum(a != b for a, b in zip(ref, out, strict=True))}
     full = Canonicalizer().many(texts)
-    # the refinements together, inside the whole pipeline: what they change in what the model reads
-    unrefined = Canonicalizer(**{k: k not in REFINES for k in STEPS}).many(texts)
-    rows["refinements"] = {"changed_token_share": changed_token_share(unrefined, full),
-                           "texts_changed": sum(a != b for a, b in zip(unrefined, full, strict=True))}
+    # steps added together, inside the whole pipeline: what they change in what the model reads
+    for name, group in GROUPS.items():
+        without = Canonicalizer(**{k: k not in group for k in STEPS}).many(texts)
+        rows[name] = {"changed_token_share": changed_token_share(without, full),
+                      "texts_changed": sum(a != b for a, b in zip(without, full, strict=True))}
     rows["all"] = {"changed_token_share": changed_token_share(texts, full),
                    "texts_changed": sum(a != b for a, b in zip(texts, full, strict=True))}
     result = {"dataset": cfg.data.dataset, "split": args.split, "texts": len(texts), "steps": rows,
