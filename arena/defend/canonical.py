@@ -427,7 +427,7 @@ def _deobfuscate_token(token: str, phonetic: bool = False) -> str:
         for reading in _leet_readings(core):
             word = sounds_like(reading)
             if word is not None:
-                return lead + word + tail
+                return lead + _with_case(core, word) + tail
     return token
 
 
@@ -580,9 +580,7 @@ def _split_merged_token(token: str) -> str:
     low = core.lower()
     if in_lexicon(low):
         return token
-    from wordfreq import zipf_frequency
-
-    if zipf_frequency(low, "en") >= SPELL_KEEP_ZIPF:
+    if _zipf(low) >= SPELL_KEEP_ZIPF:
         return token  # vocabulary wordfreq lists (``libtards``, ``trumpers``)
     if _reads_as_harmful(low) or _edits_to_known(low) == 1:
         return token  # ``ashole`` is ``asshole`` misspelt (step 13), ``loozer`` is ``loser`` (12), not ``as hole``;
@@ -780,7 +778,7 @@ def _zipf(low: str) -> float:
 
 
 #: The most edits (Damerau-Levenshtein) between a token and the harmful word it sounds like (``phuk`` is
-#: three from ``fuck``); a token of 3 letters may be two away at most.
+#: three from ``fuck``); a token of 3 letters may be one away at most (``dik``; not ``kam`` -> ``cum``).
 PHONETIC_MAX_EDITS = 3
 
 
@@ -818,7 +816,7 @@ def sounds_like(low: str) -> str | None:
     ``crap`` and ``Vigano`` as ``vagina``) and at most :data:`PHONETIC_MAX_EDITS` edits apart (one
     for a 3-letter token: ``dik``, not ``kam`` -> ``cum``), and no more than one edit farther than the
     nearest known word step 13 would read (``stoopid`` is two from ``stupid``, one from ``stooped``;
-    ``somone`` is ``someone``, not ``semen``); of several, the nearest, then explicit before negative,
+    ``nedia`` is ``media``, not ``nude``); of several, the nearest, then explicit before negative,
     then the most frequent.
     Words wordfreq lists, and tokens it gives :data:`PHONETIC_KEEP_ZIPF` or more, are left alone (its
     rarer listed words are words: ``totes``, ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``)."""
@@ -829,15 +827,11 @@ def sounds_like(low: str) -> str | None:
     keys = _sound_keys(low)
     limit = PHONETIC_MAX_EDITS if len(low) > 3 else 1
     near = _edits_to_known(low)
-    if near is not None:  # a typo of a known word (``somone``, ``nedia``) is not read as a farther insult
+    if near is not None:  # a typo of a known word (``nedia``) is not read as a farther insult
         limit = min(limit, near + 1)
     found = [w for w in _harmful_by_sound().get(keys[0], ())
              if w != low and _sound_keys(w) == keys and jellyfish.damerau_levenshtein_distance(low, w) <= limit]
-    if not found:
-        return None
-    from wordfreq import zipf_frequency
-
-    if zipf_frequency(low, "en") >= PHONETIC_KEEP_ZIPF:
+    if not found or _zipf(low) >= PHONETIC_KEEP_ZIPF:
         return None
     return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
 
