@@ -50,6 +50,10 @@ def main() -> int:
     if saved is None:
         print(f"error: {model} has no canonicaliser", file=sys.stderr)
         return 2
+    noop = [k for k in args.off if not saved.flags[k]]
+    if noop:
+        print(f"error: {model}: --off {noop} already off in the saved canonicaliser", file=sys.stderr)
+        return 2
     without = Canonicalizer(**{k: saved.flags[k] and k not in args.off for k in STEPS})
     thr = float(d.spec.threshold)
     texts = [b["attacked"] for b in benign]

@@ -42,7 +42,8 @@ def main() -> int:
                     help="canonicaliser step switched on in the 'with' reading (repeatable)")
     ap.add_argument("--strategies", default=DEFAULT_STRATEGIES)
     ap.add_argument("--examples", type=int, default=0, metavar="N",
-                    help="print up to N evasions per strategy as each reading prepares them")
+                    help="print up to N evasions per strategy as each reading prepares them (the canonicaliser "
+                         "only: a baseline has no learned rules)")
     ap.add_argument("--texts", type=int, default=150, help="flagged toxic val texts attacked per strategy")
     ap.add_argument("--benign", type=int, default=300, help="non-toxic val texts perturbed per strategy")
     ap.add_argument("--seed", type=int, default=7)
@@ -57,6 +58,9 @@ def main() -> int:
     from arena.errors import ArenaError
     from arena.metrics import macro_f1
 
+    if args.examples < 0 or args.texts < 1 or args.benign < 1:
+        print("error: --examples must be >= 0, --texts and --benign >= 1", file=sys.stderr)
+        return 2
     unknown = [s for s in args.off + args.on if s not in STEPS]
     if unknown or not (args.off or args.on) or set(args.off) & set(args.on):
         print(f"error: --off/--on need distinct steps of {list(STEPS)}; got --off {args.off} --on {args.on}",
@@ -79,14 +83,22 @@ def main() -> int:
     if saved is None:
         print(f"error: {args.model} has no canonicaliser", file=sys.stderr)
         return 2
+    from arena.defend.canonical import REFINES
+
+    noop = [k for k in args.off if not saved.flags[k]] + [k for k in args.on if saved.flags[k]]
+    noop += [k for k in args.on if k in REFINES and not (saved.flags[REFINES[k]] or REFINES[k] in args.on)]
+    if noop:
+        print(f"error: {args.model}: --off/--on {noop} would change nothing (already off/on, or a refinement of a "
+              f"step that is off); saved steps: {[k for k in STEPS if saved.flags[k]]}", file=sys.stderr)
+        return 2
     without = Canonicalizer(**{k: saved.flags[k] and k not in args.off for k in STEPS})
-    saved = Canonicalizer(**{k: saved.flags[k] or k in args.on for k in STEPS})
+    with_canon = Canonicalizer(**{k: saved.flags[k] or k in args.on for k in STEPS})
     thr = float(d.spec.threshold)
     tox = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 1]
     ben = [t for t, y in zip(val.texts, val.labels, strict=True) if y == 0][: args.benign]
 
     rows: dict[str, dict] = {}
-    for name, canon in (("without", without), ("with", saved)):
+    for name, canon in (("without", without), ("with", with_canon)):
         d.canonicalizer = canon  # the attacker queries d itself: the weights through the reading under test
         flagged = [t for t, s in zip(tox, d.score(tox), strict=True) if s >= thr][: args.texts]
         clean = d.score(val.texts)
@@ -106,8 +118,10 @@ def main() -> int:
             row["benign_fpr"][strat] = {"texts": len(texts), "flagged": sum(s >= thr for s in d.score(texts))}
         rows[name] = row
     d.canonicalizer = saved
-    differ = sum(a != b for a, b in zip([without(t) for t in val.texts], [saved(t) for t in val.texts], strict=True))
-    result = {"model": args.model, "off": args.off, "on": args.on, "threshold": thr, "strategies": strategies,
+    differ = sum(a != b for a, b in zip([without(t) for t in val.texts], [with_canon(t) for t in val.texts],
+                                        strict=True))
+    result = {"model": args.model, "off": args.off, "on": args.on, "threshold": thr,
+              "steps_without": [k for k in STEPS if without.flags[k]], "steps_with": [k for k in STEPS if with_canon.flags[k]], "strategies": strategies,
               "val_texts_prepared_differently": differ, "rows": rows, "wall_s": round(time.perf_counter() - t0, 1),
               "command": "python bench/canonical_val.py " + " ".join(sys.argv[1:])}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

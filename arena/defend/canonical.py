@@ -51,14 +51,15 @@ Steps, in order:
    :data:`DEVOWEL_KEEP_ZIPF` (``shi``, ``cnt`` stay), and that deleting only vowels from an
    explicit word (better_profanity's list) spells; the most frequent such word wins. It changes
    0.002% of clean train tokens (6 of 11,916 tweets) and no val token (bench/canonical_share.py).
-12. **phonetic** — a letters-only token of 3+ letters that is no word (not in wordfreq's list, and
-   given less than :data:`PHONETIC_KEEP_ZIPF`) and that *sounds* like an explicit word
-   (better_profanity's list) or a strongly negative one (VADER, see step 13) becomes it: the same
-   Metaphone and NYSIIS codes (``jellyfish``), few enough edits apart (:func:`sounds_like`):
-   ``phuk`` -> ``fuck``, ``kunt`` -> ``cunt``, ``stoopid`` -> ``stupid`` (which spelling alone reads
-   as ``stooped``). Capitalised tokens wordfreq lists at :data:`PHONETIC_NAME_ZIPF` or more (names:
-   ``Corsi``, ``Kemi``) and acronyms of 4 capitals or fewer stay. Step 8 uses it for leet that spells
-   no known word: a letter reading of ``$t00p1d`` is ``stoopid``, so it reads ``stupid``.
+12. **phonetic** — a letters-only token of 3+ letters that is no word (not in wordfreq's list) and
+   that *sounds* like an explicit word (better_profanity's list) or a strongly negative one (VADER,
+   see step 13) becomes it: the same Metaphone and NYSIIS codes (``jellyfish``), few enough edits
+   apart (:func:`sounds_like`): ``phuk`` -> ``fuck``, ``kunt`` -> ``cunt``, ``stoopid`` -> ``stupid``
+   (which spelling alone reads as ``stooped``). Capitalised tokens wordfreq gives
+   :data:`PHONETIC_NAME_ZIPF` or more stay unless better_profanity lists them (names: ``Corsi``,
+   ``Kemi``; but also ``Stoopid``), as do acronyms of 4 capitals or fewer. Leet that spelt no known
+   word in step 8 is read through its letter readings: ``$t00p1d`` -> ``stoopid`` -> ``stupid``.
+   It runs after the learned rules, so ``spell=False`` (what rule mining reads) is what the rules see.
 13. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
    most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
    deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
@@ -384,14 +385,13 @@ def split_edges(token: str) -> tuple[str, str, str]:
     return token[:start], token[start:end], token[end:]
 
 
-def deobfuscate(text: str, *, phonetic: bool = False) -> str:
-    """Tokens with leet characters or masks become the known word they spell (if one does); with
-    ``phonetic``, else the explicit or strongly negative word one of their letter readings sounds
-    like (``$t00p1d`` reads ``stoopid``: ``stupid``, step 12)."""
-    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), phonetic), text)
+def deobfuscate(text: str) -> str:
+    """Tokens with leet characters or masks become the known word they spell (if one does); leet that
+    spells none may still sound like one (step 12 reads ``$t00p1d``, after the learned rules)."""
+    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group()), text)
 
 
-#: deobfuscate with phonetic: a token with more letter readings than this is not read by sound.
+#: phonetic: a leet token with more letter readings than this is not read by sound.
 MAX_LEET_READINGS = 64
 
 
@@ -410,7 +410,7 @@ def _leet_readings(core: str) -> list[str]:
 
 
 @lru_cache(maxsize=131072)
-def _deobfuscate_token(token: str, phonetic: bool = False) -> str:
+def _deobfuscate_token(token: str) -> str:
     if token.isalpha() or len(token) < 3 or not any(c.isalpha() for c in token) or token[0] in "@#" or (
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
@@ -418,16 +418,10 @@ def _deobfuscate_token(token: str, phonetic: bool = False) -> str:
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
-    cores = list(_cores(token, lead, tail))
-    for lo, hi in cores:
+    for lo, hi in _cores(token, lead, tail):
         word = _spell(token[lo:hi])
         if word is not None:
             return token[:lo] + word + token[hi:]
-    if phonetic and _sound_guard(core):
-        for reading in _leet_readings(core):
-            word = sounds_like(reading)
-            if word is not None:
-                return lead + _with_case(core, word) + tail
     return token
 
 
@@ -763,11 +757,9 @@ def _devowel_token(token: str) -> str:
 
 
 # ---------------------------------------------------------------------------- 12. respelt by sound
-#: A token wordfreq gives at least this Zipf frequency is a word or slang of its own and is not read
-#: by sound (as for :data:`DEVOWEL_KEEP_ZIPF`).
-PHONETIC_KEEP_ZIPF = 2.5
-#: A capitalised token is read by sound only when wordfreq gives it less than this (``Sukerz`` 0); names
-#: it lists (``Vigano`` 1.4, ``Corsi`` 2.4, ``Kemi`` 2.3) stay.
+#: A capitalised token is read by sound only when wordfreq gives it less than this (``Sukerz`` 0) or
+#: better_profanity lists it as a variant (``Phuk``); names wordfreq gives more (``Vigano`` 1.4,
+#: ``Corsi`` 2.4, ``Kemi`` 2.3) stay, and so do capitalised respellings such as ``Stoopid`` (2.2).
 PHONETIC_NAME_ZIPF = 1.0
 
 
@@ -818,8 +810,8 @@ def sounds_like(low: str) -> str | None:
     nearest known word step 13 would read (``stoopid`` is two from ``stupid``, one from ``stooped``;
     ``nedia`` is ``media``, not ``nude``); of several, the nearest, then explicit before negative,
     then the most frequent.
-    Words wordfreq lists, and tokens it gives :data:`PHONETIC_KEEP_ZIPF` or more, are left alone (its
-    rarer listed words are words: ``totes``, ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``)."""
+    Words wordfreq lists (down to Zipf 2.4) are left alone: its rare listed words are words (``totes``,
+    ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``)."""
     if len(low) < 3 or not (low.isalpha() and low.isascii()) or in_lexicon(low):
         return None
     import jellyfish
@@ -831,7 +823,7 @@ def sounds_like(low: str) -> str | None:
         limit = min(limit, near + 1)
     found = [w for w in _harmful_by_sound().get(keys[0], ())
              if w != low and _sound_keys(w) == keys and jellyfish.damerau_levenshtein_distance(low, w) <= limit]
-    if not found or _zipf(low) >= PHONETIC_KEEP_ZIPF:
+    if not found:
         return None
     return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
 
@@ -846,15 +838,29 @@ def _phonetic_token(token: str) -> str:
     if len(token) < 3 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
-    if not (core.isalpha() and core.isascii()):
+    if not core.isascii():
         return token
-    if core != core.lower() and not (core.isupper() and len(core) >= 5) and not (
-            core[0].isupper() and core[1:].islower() and _zipf(core.lower()) < PHONETIC_NAME_ZIPF):
+    if not core.isalpha():  # leet that spelt no known word in step 8: its letter readings
+        if _sound_guard(core) and not _NUMBER_UNIT.fullmatch(core):  # 10th, 5k, 90s stay numbers
+            for reading in _leet_readings(core):
+                word = sounds_like(reading)
+                if word is not None:
+                    return lead + _with_case(core, word) + tail
+        return token
+    low = core.lower()
+    if core != low and not (core.isupper() and len(core) >= 5) and not (
+            core[0].isupper() and core[1:].islower() and (_zipf(low) < PHONETIC_NAME_ZIPF or low in _explicit())):
         return token  # names sound like insults too often (Vigano, Corsi, Kemi: wordfreq lists them); acronyms
-    word = sounds_like(core.lower())
+    word = sounds_like(low)
     if word is None:
         return token
     return lead + _with_case(core, word) + tail
+
+
+def _explicit() -> frozenset[str]:
+    from arena.attack.lexicon import explicit_lexicon
+
+    return explicit_lexicon()
 
 
 def _with_case(core: str, word: str) -> str:
@@ -953,7 +959,7 @@ class Canonicalizer:
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
-            text = deobfuscate(text, phonetic=f["phonetic"] and spell)
+            text = deobfuscate(text)
         if f["merge_fragments"]:
             text = merge_fragments(text, harmful=f["merge_harmful"])
         if f["split_merged"]:

@@ -128,11 +128,14 @@ def test_spelling_refinements_each_behind_its_own_flag():
     ("so $t00p1d", "so stupid"),  # leet that spells no known word: a letter reading sounds like one
     ("WHAT A BIATCH", "WHAT A BITCH"),
     # ... but not typos of a nearer known word, names, acronyms or sound-alikes with another spelling
-    ("somone told me", "somone told me"),  # vocabulary of its own (as for spelling), not "semen"
+    ("somone told me", "somone told me"),  # one edit from "someone": "semen" (same codes) is three away
+    ("Phuk you", "Fuck you"),  # capitalised: read when better_profanity lists the variant ...
+    ("Stoopid woman", "Stoopid woman"),  # ... else left alone like a name wordfreq lists (a known gap)
     ("nedia coverage", "media coverage"),  # one edit from "media": spelling reads it, not "nude"
     ("come play with grop", "come play with group"),
     ("Archbishop Vigano and Corsi", "Archbishop Vigano and Corsi"),
     ("RINO! HIM@", "RINO! HIM@"),
+    ("on the 10th and 100th", "on the 10th and 100th"),  # ordinals are no leet (not "loathe")
     ("kam is here", "kam is here"),  # three letters: one edit at most (not "cum")
     # split_merged: a non-word glued from known words, one of them explicit or strongly negative
     ("youidiot", "you idiot"),
