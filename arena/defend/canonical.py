@@ -234,6 +234,20 @@ def is_known(word: str) -> bool:
     return _lexicon().get(word.lower(), 0.0) >= MIN_ZIPF
 
 
+def _zipf(low: str) -> float:
+    """wordfreq's Zipf frequency of ``low`` in English (its full list, not only :func:`_lexicon`)."""
+    from wordfreq import zipf_frequency
+
+    return zipf_frequency(low, "en")
+
+
+def _explicit() -> frozenset[str]:
+    """The explicit words (better_profanity's list, else a short built-in one; see arena.attack.lexicon)."""
+    from arena.attack.lexicon import explicit_lexicon
+
+    return explicit_lexicon()
+
+
 def in_lexicon(word: str) -> bool:
     """``word`` (any case) is in wordfreq's English list at all (Zipf >= 2.4: ``idiom``, ``loons``)."""
     return word.lower() in _lexicon()
@@ -601,9 +615,7 @@ def _edits_to_known(low: str) -> int | None:
 
 def _is_harmful(word: str) -> bool:
     """An explicit word (better_profanity's list) or a strongly negative one (VADER)."""
-    from arena.attack.lexicon import explicit_lexicon
-
-    return word in explicit_lexicon() or word in negative_words()
+    return word in _explicit() or word in negative_words()
 
 
 def _reads_as_harmful(low: str) -> bool:
@@ -666,9 +678,7 @@ def _nearest_word(low: str, negative: bool = False) -> tuple[str, int] | None:
     d = _spell_distance(len(low))
     if not d or in_lexicon(low):
         return None
-    from wordfreq import zipf_frequency
-
-    if zipf_frequency(low, "en") >= SPELL_KEEP_ZIPF:
+    if _zipf(low) >= SPELL_KEEP_ZIPF:
         return None
     from symspellpy import Verbosity
 
@@ -748,9 +758,7 @@ def _devowel_token(token: str) -> str:
     words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
     if not words:
         return token
-    from wordfreq import zipf_frequency
-
-    if zipf_frequency(low, "en") >= DEVOWEL_KEEP_ZIPF:
+    if _zipf(low) >= DEVOWEL_KEEP_ZIPF:
         return token
     word = words[0].upper() if core.isupper() else words[0][0].upper() + words[0][1:] if core[0].isupper() else words[0]
     return lead + word + tail
@@ -761,12 +769,6 @@ def _devowel_token(token: str) -> str:
 #: better_profanity lists it as a variant (``Phuk``); names wordfreq gives more (``Vigano`` 1.4,
 #: ``Corsi`` 2.4, ``Kemi`` 2.3) stay, and so do capitalised respellings such as ``Stoopid`` (2.2).
 PHONETIC_NAME_ZIPF = 1.0
-
-
-def _zipf(low: str) -> float:
-    from wordfreq import zipf_frequency
-
-    return zipf_frequency(low, "en")
 
 
 #: The most edits (Damerau-Levenshtein) between a token and the harmful word it sounds like (``phuk`` is
@@ -788,10 +790,8 @@ def _harmful_by_sound() -> dict[str, list[str]]:
 
     Only words wordfreq knows (:func:`is_known`) are targets: the list's own variants (``phuk``,
     ``fook``) are what a token is read *from*, not into."""
-    from arena.attack.lexicon import explicit_lexicon
-
     lex = _lexicon()
-    explicit = explicit_lexicon()
+    explicit = _explicit()
     words = {w for w in explicit | negative_words() if len(w) >= 3 and w.isascii() and is_known(w)}
     out: dict[str, list[str]] = {}
     for w in sorted(words, key=lambda w: (w not in explicit, -lex.get(w, 0.0), w)):
@@ -855,12 +855,6 @@ def _phonetic_token(token: str) -> str:
     if word is None:
         return token
     return lead + _with_case(core, word) + tail
-
-
-def _explicit() -> frozenset[str]:
-    from arena.attack.lexicon import explicit_lexicon
-
-    return explicit_lexicon()
 
 
 def _with_case(core: str, word: str) -> str:
