@@ -58,8 +58,14 @@ class CanonicalizerConfig(_Model):
     join_separated: bool = Field(True, description="Join letters split by separators or spaces (f.u.c.k).")
     segment_joined: bool = Field(True, description="Letters joined from spaces cut back into the words they "
                                  "most likely spell (o f l i r s -> of lirs; wordfreq unigram probability).")
+    join_edges: bool = Field(True, description="join_separated also joins a spaced run with edge punctuation "
+                             "(l i a r.) and a 3-letter run that spells an explicit or strongly negative word (a s s).")
     squeeze: bool = Field(True, description="Cut runs of 3+ equal letters (stuuupid).")
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
+    deobfuscate_pieces: bool = Field(True, description="deobfuscate also reads letters before an apostrophe "
+                                     "clitic or a run of dots on their own (whor3's, l0sers...see).")
+    leet_at: bool = Field(True, description="deobfuscate also reads a token starting with @ as leet when that "
+                          "spells an explicit word (@ss); other @tokens stay mentions.")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
     merge_harmful: bool = Field(True, description="merge_fragments also rejoins two listed pieces when the join is "
                                 "an explicit or strongly negative word and one piece is a fragment (sh it, as s).")
@@ -69,11 +75,15 @@ class CanonicalizerConfig(_Model):
                           "(fck, sht, btch, stpd; better_profanity's list).")
     phonetic: bool = Field(True, description="A non-word (or leet reading) that sounds like an explicit or strongly "
                            "negative word becomes it (phuk, stoopid, $t00p1d; Metaphone key, jellyfish).")
+    phonetic_listed: bool = Field(True, description="phonetic also reads a rare variant better_profanity lists "
+                                  "(fuk, fuker: wordfreq Zipf < 3) as the common explicit word it sounds like.")
     spell: bool = Field(True, description="Non-words of 4+ letters to the known word within 1-2 edits (symspellpy).")
     spell_swapped_case: bool = Field(True, description="spell also reads a capital swapped to second place "
                                      "(dIiots) as a misspelling, not a name.")
     spell_negative: bool = Field(True, description="spell: among equally near words, strongly negative ones "
                                  "(VADER valence <= -2: coard -> coward) before the most frequent.")
+    spell_pieces: bool = Field(True, description="spell also reads words joined by dots or an apostrophe clitic "
+                               "piece by piece (hwore's, religoins...but).")
 
 
 class DefenderConfig(_Model):

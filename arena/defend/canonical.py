@@ -60,6 +60,10 @@ Steps, in order:
    ``Kemi``; but also ``Stoopid``), as do acronyms of 4 capitals or fewer. Leet that spelt no known
    word in step 8 is read through its letter readings: ``$t00p1d`` -> ``stoopid`` -> ``stupid``.
    It runs after the learned rules, so ``spell=False`` (what rule mining reads) is what the rules see.
+
+   - **phonetic_listed** (its own flag) — a token better_profanity lists as a variant but wordfreq
+     rates rare (below :data:`MIN_ZIPF`) is read by sound too, though wordfreq lists it: ``fuk``
+     (2.6) -> ``fuck``. It changes 2 of 11,916 clean train tweets (``Fuk``, ``nob`` -> ``knob``).
 13. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
    most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
    deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
@@ -68,7 +72,7 @@ Steps, in order:
    ``scalise``), mixed-case names (``QAnon``), acronyms of 4 capitals or fewer, mentions, hashtags and links are left alone;
    the case of the token is kept. This is the word-recognition defence of Pruthi et al. (ACL 2019,
    "Combating adversarial misspellings with robust word recognition") with a lexicon in place of
-   their learned recogniser. Two refinements, each its own flag (folders saved before them keep
+   their learned recogniser. Three refinements, each its own flag (folders saved before them keep
    the older reading):
 
    - **spell_swapped_case** — a capitalised word whose first two letters were swapped carries its
@@ -79,6 +83,9 @@ Steps, in order:
      :data:`NEGATIVE_VALENCE`: ``coard`` -> ``coward``, not ``board``; ``sahme`` -> ``shame``, not
      ``same``), then the most frequent. A moderation layer reads an ambiguous misspelling in its
      harmful sense, as step 8 does for masks (``btich`` is ``bitch``, not ``ditch``).
+   - **spell_pieces** — a token whose letters carry an apostrophe clitic (``'s``, ``'re``, ``'ll``,
+     ``'ve``, ``'d``, ``'m``; not ``n't``) or run into the next word through two or more dots is
+     spelt piece by piece: ``hwore's`` -> ``whore's``, ``religoins...but`` -> ``religions...but``.
 
 Clean text passes (almost) unchanged: :func:`changed_token_share` measures it (docs/retrain.md).
 Pure Python plus the data those packages ship; no torch, nothing downloaded.
@@ -96,14 +103,19 @@ from typing import Any
 #: The steps in the order they run; each is a flag of :class:`Canonicalizer`.
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
                           "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "merge_harmful",
-                          "split_merged", "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative")
+                          "split_merged", "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
+                          "spell_pieces", "phonetic_listed", "join_edges", "deobfuscate_pieces", "leet_at")
 #: Flags that refine another step rather than run on their own (they do nothing with it off).
 REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
-                           "spell_negative": "spell", "merge_harmful": "merge_fragments"}
+                           "spell_negative": "spell", "merge_harmful": "merge_fragments", "spell_pieces": "spell",
+                           "phonetic_listed": "phonetic", "join_edges": "join_separated",
+                           "deobfuscate_pieces": "deobfuscate", "leet_at": "deobfuscate"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
 LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze",
                                         "deobfuscate", "merge_fragments", "merge_harmful", "split_merged",
-                                        "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative"})
+                                        "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
+                                        "spell_pieces", "phonetic_listed", "join_edges",
+                                        "deobfuscate_pieces", "leet_at"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -265,25 +277,32 @@ _SEP_CHARS = r"._\-~*|/+·•"
 _SEP_RUN = re.compile(
     rf"(?<![^\W_])([^\W_])(?P<sep>[{_SEP_CHARS}]+)(?:[^\W_](?P=sep)){{1,}}[^\W_](?![^\W_])")
 _SPACE_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2,}(?!\S)")
+#: join_edges: the same run with edge punctuation before its first letter or after its last (``l i a r.``,
+#: ``S h i t...``, ``(i l l e g a l l y).``), which stays where it was.
+_SPACE_RUN_EDGES = re.compile(r"(?<!\S)([\"'`“‘(\[]*)([^\W\d_](?: [^\W\d_]){2,})(?=[^\w\s]*(?!\S))")
 
 
-def join_separated(text: str, *, segment: bool = False) -> str:
+def join_separated(text: str, *, segment: bool = False, edges: bool = False) -> str:
     """Join single letters split by a repeated separator (``f.u.c.k``) or, 4+ of them, by spaces (``f u c k``).
 
     With ``segment``, letters joined from spaces are cut back into words where the run held more
-    than one (see :func:`segment_letters`): ``o f l i a r s`` -> ``of liars``, not ``ofliars``."""
+    than one (see :func:`segment_letters`): ``o f l i a r s`` -> ``of liars``, not ``ofliars``.
+    With ``edges`` (join_edges), a spaced run may carry edge punctuation (``l i a r.``), and a run of
+    three letters is joined when it spells an explicit or strongly negative word (``a s s``; ``i m a``
+    stays)."""
     def _join(m: re.Match) -> str:
         joined = m.group().replace(m.group("sep"), "")
         return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
 
     def _join_spaces(m: re.Match) -> str:
-        word = m.group().replace(" ", "")
-        if len(word) < 4:
+        lead, run = (m.group(1), m.group(2)) if edges else ("", m.group())
+        word = run.replace(" ", "")
+        if len(word) < 4 and not (edges and _is_harmful(word.lower())):
             return m.group()  # "i m a" stays: 3-letter joins are too often words
-        return segment_letters(word) if segment else word
+        return lead + (segment_letters(word) if segment else word)
 
     text = _SEP_RUN.sub(_join, text)
-    return _SPACE_RUN.sub(_join_spaces, text) if " " in text else text
+    return (_SPACE_RUN_EDGES if edges else _SPACE_RUN).sub(_join_spaces, text) if " " in text else text
 
 
 #: segment_letters: a piece read through a misspelling pays this many Zipf units (10^-3) per edit.
@@ -389,6 +408,11 @@ _EDGE = "\"'`“”‘’()[]{}<>,;:.!?"
 _NUMBER_UNIT = re.compile(r"[\d.,/:]+(?:st|nd|rd|th|s|am|pm|k|m|h|x|g|kg|km|mb|gb|p|mph)", re.IGNORECASE)
 
 
+#: deobfuscate_pieces, spell_pieces: letters that run into the next word through dots (``religoins...but``) or carry an
+#: apostrophe clitic (``hwore's``, ``Taht’s``) are read piece by piece; ``n't`` keeps a word whole.
+_PIECE_SEP = re.compile(r"(\.{2,}|…+|['’](?=(?:s|re|ll|ve|d|m)$))", re.IGNORECASE)
+
+
 def split_edges(token: str) -> tuple[str, str, str]:
     """(leading punctuation, core, trailing punctuation) of a whitespace token."""
     start, end = 0, len(token)
@@ -399,10 +423,15 @@ def split_edges(token: str) -> tuple[str, str, str]:
     return token[:start], token[start:end], token[end:]
 
 
-def deobfuscate(text: str) -> str:
+def deobfuscate(text: str, *, pieces: bool = False, at: bool = False) -> str:
     """Tokens with leet characters or masks become the known word they spell (if one does); leet that
-    spells none may still sound like one (step 12 reads ``$t00p1d``, after the learned rules)."""
-    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group()), text)
+    spells none may still sound like one (step 12 reads ``$t00p1d``, after the learned rules).
+
+    ``pieces`` (deobfuscate_pieces): a token's letters before an apostrophe clitic or a run of dots are
+    read on their own (``whor3's``, ``l0sers...see``, as :data:`_PIECE_SEP` cuts them). ``at`` (leet_at):
+    a token that starts with ``@`` is read as leet when that spells an explicit word (``@ss``,
+    ``@sshole``); any other stays a mention."""
+    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), pieces, at), text)
 
 
 #: phonetic: a leet token with more letter readings than this is not read by sound.
@@ -424,11 +453,20 @@ def _leet_readings(core: str) -> list[str]:
 
 
 @lru_cache(maxsize=131072)
-def _deobfuscate_token(token: str) -> str:
+def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False) -> str:
+    if at and token[:1] == "@" and len(token) >= 3 and token[1:2].isalpha():
+        lead, core, tail = split_edges(token)
+        word = _spell(core) if core[:1] == "@" else None
+        if word is not None and word in _explicit():
+            return lead + _with_case(core[1:], word) + tail
     if token.isalpha() or len(token) < 3 or not any(c.isalpha() for c in token) or token[0] in "@#" or (
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
     lead, core, tail = split_edges(token)
+    if pieces:
+        parts = _PIECE_SEP.split(core)
+        if len(parts) > 1:
+            return lead + "".join(p if k % 2 else _deobfuscate_token(p) for k, p in enumerate(parts)) + tail
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
@@ -645,6 +683,7 @@ def _symspell():
 SPELL_KEEP_ZIPF = 1.8
 
 
+
 #: spell_negative: a word whose VADER valence (the mean of ten human ratings, -4..+4) is at most this is
 #: "strongly negative" (``coward`` -2.0, ``liar`` -2.3, ``shame`` -2.1, ``evil`` -3.4; not ``bored`` -1.1
 #: or ``sore`` -1.5). -2 is VADER's own boundary between moderately and strongly negative ratings.
@@ -800,7 +839,7 @@ def _harmful_by_sound() -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=131072)
-def sounds_like(low: str) -> str | None:
+def sounds_like(low: str, listed: bool = False) -> str | None:
     """The explicit or strongly negative word a lowercase non-word sounds like (``phuk`` -> ``fuck``,
     ``stoopid`` -> ``stupid``, ``kunt`` -> ``cunt``), or None.
 
@@ -811,8 +850,12 @@ def sounds_like(low: str) -> str | None:
     ``nedia`` is ``media``, not ``nude``); of several, the nearest, then explicit before negative,
     then the most frequent.
     Words wordfreq lists (down to Zipf 2.4) are left alone: its rare listed words are words (``totes``,
-    ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``)."""
-    if len(low) < 3 or not (low.isalpha() and low.isascii()) or in_lexicon(low):
+    ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``). With ``listed`` (phonetic_listed),
+    so are they unless better_profanity lists them and wordfreq rates them rare (below
+    :data:`MIN_ZIPF`): such a token is a variant of an insult (``fuk`` 2.6 -> ``fuck``, ``fuker``)."""
+    if len(low) < 3 or not (low.isalpha() and low.isascii()):
+        return None
+    if in_lexicon(low) and not (listed and low in _explicit() and not is_known(low)):
         return None
     import jellyfish
 
@@ -828,13 +871,13 @@ def sounds_like(low: str) -> str | None:
     return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
 
 
-def phonetic_words(text: str) -> str:
+def phonetic_words(text: str, *, listed: bool = False) -> str:
     """Non-words that sound like an explicit or strongly negative word become it (see step 12)."""
-    return re.sub(r"\S+", lambda m: _phonetic_token(m.group()), text)
+    return re.sub(r"\S+", lambda m: _phonetic_token(m.group(), listed), text)
 
 
 @lru_cache(maxsize=131072)
-def _phonetic_token(token: str) -> str:
+def _phonetic_token(token: str, listed: bool = False) -> str:
     if len(token) < 3 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
@@ -851,7 +894,7 @@ def _phonetic_token(token: str) -> str:
     if core != low and not (core.isupper() and len(core) >= 5) and not (
             core[0].isupper() and core[1:].islower() and (_zipf(low) < PHONETIC_NAME_ZIPF or low in _explicit())):
         return token  # names sound like insults too often (Vigano, Corsi, Kemi: wordfreq lists them); acronyms
-    word = sounds_like(low)
+    word = sounds_like(low, listed)
     if word is None:
         return token
     return lead + _with_case(core, word) + tail
@@ -862,9 +905,9 @@ def _with_case(core: str, word: str) -> str:
     return word.upper() if core.isupper() else word[0].upper() + word[1:] if core[0].isupper() else word
 
 
-def spell_words(text: str, *, swapped_case: bool = False, negative: bool = False) -> str:
+def spell_words(text: str, *, swapped_case: bool = False, negative: bool = False, pieces: bool = False) -> str:
     """Letters-only tokens that are no word become the known word they misspell (see step 13)."""
-    return re.sub(r"\S+", lambda m: _spell_token(m.group(), swapped_case, negative), text)
+    return re.sub(r"\S+", lambda m: _spell_token(m.group(), swapped_case, negative, pieces), text)
 
 
 def _swapped_capital(core: str) -> bool:
@@ -873,10 +916,15 @@ def _swapped_capital(core: str) -> bool:
 
 
 @lru_cache(maxsize=131072)
-def _spell_token(token: str, swapped_case: bool = False, negative: bool = False) -> str:
+def _spell_token(token: str, swapped_case: bool = False, negative: bool = False, pieces: bool = False) -> str:
     if len(token) < 4 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
+    if pieces and not core.isalpha():
+        parts = _PIECE_SEP.split(core)
+        if len(parts) > 1:
+            return lead + "".join(p if k % 2 else _spell_token(p, swapped_case, negative)
+                                  for k, p in enumerate(parts)) + tail
     if not (core.isalpha() and core.isascii()):
         return token
     swapped = swapped_case and _swapped_capital(core)
@@ -905,13 +953,17 @@ class Canonicalizer:
                  deobfuscate: bool = True, merge_fragments: bool = True, merge_harmful: bool = True,
                  split_merged: bool = True,
                  devowel: bool = True, phonetic: bool = True,
-                 spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True) -> None:
+                 spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True,
+                 spell_pieces: bool = True, phonetic_listed: bool = True, join_edges: bool = True,
+                 deobfuscate_pieces: bool = True, leet_at: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
                       "emoji": emoji, "join_separated": join_separated, "segment_joined": segment_joined,
                       "squeeze": squeeze, "deobfuscate": deobfuscate, "merge_fragments": merge_fragments,
                       "merge_harmful": merge_harmful, "split_merged": split_merged, "devowel": devowel,
                       "phonetic": phonetic, "spell": spell, "spell_swapped_case": spell_swapped_case,
-                      "spell_negative": spell_negative}
+                      "spell_negative": spell_negative, "spell_pieces": spell_pieces,
+                      "phonetic_listed": phonetic_listed, "join_edges": join_edges,
+                      "deobfuscate_pieces": deobfuscate_pieces, "leet_at": leet_at}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -949,11 +1001,11 @@ class Canonicalizer:
         if f["emoji"]:
             text = emoji_to_words(text)
         if f["join_separated"]:
-            text = join_separated(text, segment=f["segment_joined"])
+            text = join_separated(text, segment=f["segment_joined"], edges=f["join_edges"])
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
-            text = deobfuscate(text)
+            text = deobfuscate(text, pieces=f["deobfuscate_pieces"], at=f["leet_at"])
         if f["merge_fragments"]:
             text = merge_fragments(text, harmful=f["merge_harmful"])
         if f["split_merged"]:
@@ -963,9 +1015,10 @@ class Canonicalizer:
         if f["devowel"] and spell:
             text = devowel_words(text)
         if f["phonetic"] and spell:
-            text = phonetic_words(text)
+            text = phonetic_words(text, listed=f["phonetic_listed"])
         if f["spell"] and spell:
-            text = spell_words(text, swapped_case=f["spell_swapped_case"], negative=f["spell_negative"])
+            text = spell_words(text, swapped_case=f["spell_swapped_case"], negative=f["spell_negative"],
+                               pieces=f["spell_pieces"])
         return text
 
     def many(self, texts: Sequence[str]) -> list[str]:

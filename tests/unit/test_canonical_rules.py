@@ -171,6 +171,58 @@ def test_sound_and_glued_steps_each_behind_its_own_flag():
     assert legacy.flags == old.flags
 
 
+@pytest.mark.parametrize("attacked, expected", [
+    # spell_pieces: letters carrying an apostrophe clitic or run into the next word by dots
+    ("A hwore's book", "A whore's book"),
+    ("Trmup’s lies", "Trump’s lies"),
+    ("other religoins.....but then", "other religions.....but then"),
+    ("loesrs...see", "losers...see"),
+    ("didn't couldn't wouldnt", "didn't couldn't wouldnt"),  # n't keeps a word whole
+    # deobfuscate_pieces: leet and masks before a clitic or a run of dots
+    ("A whor3's book", "A whore's book"),
+    ("wh*re's", "whore's"),
+    ("l0sers...see", "losers...see"),
+    # leet_at: an @ token that spells an explicit word in leet; other @ tokens stay mentions
+    ("kiss my @ss!", "kiss my ass!"),
+    ("@user @re you ok", "@user @re you ok"),
+    # join_edges: spaced letters with edge punctuation; three of them when they spell an insult
+    ("you are a l i a r.", "you are a liar."),
+    ("S h i t... happens", "Shit... happens"),
+    ("(i l l e g a l l y).", "(illegally)."),
+    ("kiss my a s s", "kiss my ass"),
+    ("i m a fan of c a t s", "i m a fan of cats"),  # three letters that spell no insult stay
+    ("@hwore's #hwore's https://x.co/hwore's", "@hwore's #hwore's https://x.co/hwore's"),
+    # phonetic_listed: a rare variant better_profanity lists, read as the common word it sounds like
+    ("busted as fuk", "busted as fuck"),
+    ("Fuk you", "Fuck you"),
+    ("smut and sleaze", "smut and sleaze"),  # listed, but no common explicit word sounds like them
+    ("dum idea", "dum idea"),  # not listed: a word of its own
+])
+def test_edges_pieces_and_listed_variants(canon, attacked, expected):
+    assert canon(attacked) == expected
+
+
+NEW_REFINEMENTS = ("spell_pieces", "phonetic_listed", "join_edges", "deobfuscate_pieces", "leet_at")
+
+
+def test_edges_pieces_and_listed_variants_each_behind_its_own_flag():
+    new = Canonicalizer()
+    assert Canonicalizer(spell_pieces=False)("hwore's") == "hwore's" and new("hwore's") == "whore's"
+    assert Canonicalizer(deobfuscate_pieces=False)("whor3's") == "whor3's" and new("whor3's") == "whore's"
+    assert Canonicalizer(leet_at=False)("my @ss") == "my @ss" and new("my @ss") == "my ass"
+    assert Canonicalizer(join_edges=False)("a l i a r.") == "alia r." and new("a l i a r.") == "a liar."
+    assert Canonicalizer(join_edges=False)("a s s") == "a s s" and new("a s s") == "ass"
+    assert Canonicalizer(deobfuscate=False)("my @ss") == "my @ss"
+    assert Canonicalizer(join_separated=False)("a s s") == "a s s"
+    assert Canonicalizer(phonetic_listed=False)("fuk") == "fuk" and new("fuk") == "fuck"
+    assert Canonicalizer(spell=False)("hwore's") == "hwore's"  # refinements: nothing without their step
+    assert Canonicalizer(phonetic=False)("fuk") == "fuk"
+    assert new("fuk", spell=False) == "fuk"  # rule mining reads before the phonetic and spelling steps
+    legacy = Canonicalizer.from_spec({k: v for k, v in new.to_dict().items()
+                                      if k not in NEW_REFINEMENTS})
+    assert not any(legacy.flags[k] for k in NEW_REFINEMENTS) and legacy.flags["spell"] and legacy.flags["deobfuscate"]
+
+
 def test_segment_letters_reads_the_likeliest_words():
     from arena.defend.canonical import segment_letters
 
