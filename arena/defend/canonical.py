@@ -26,13 +26,19 @@ Steps, in order:
    it has 4+ letters (``i m a`` stays). **segment_joined** (its own flag): letters joined from
    spaces are cut back into the words they most likely spell, by unigram probability (wordfreq),
    when the run held several (``o f l i r s`` -> ``of lirs``, read by step 13 as ``of liars``).
+   **join_edges** (its own flag): a spaced run may carry punctuation before its first letter or after
+   its last, which stays in place (``a l i a r.`` -> ``a liar.``, not ``alia r.``), and three
+   spaced letters are joined when they spell an explicit or strongly negative word (``a s s``).
 7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
    word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
 8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
    (``1d10t``, ``$hit``, ``f*ck``, ``st*pid``) becomes the most frequent known word it can spell
    (for masks, explicit words first: ``sh**`` is ``shit``), and stays as it is when none matches;
    numbers with a unit (``1st``, ``10am``), mentions, hashtags and links are left alone. Known words come from ``wordfreq``'s English list
-   (shipped inside its wheel).
+   (shipped inside its wheel). Two refinements, each its own flag: **deobfuscate_pieces** reads the
+   letters before an apostrophe clitic or a run of dots on their own (``whor3's``, ``l0sers...see``),
+   and **leet_at** reads a token that starts with ``@`` as leet when that spells an explicit word
+   (``@ss``); any other stays a mention.
 9. **merge_fragments** — a word broken by a stray space (``treaso n``; ``use less`` stays) is put back
    together when the two pieces are letters, at least one of them is no word (not in wordfreq's
    list) and the joined piece is a known word, or, when one piece is a lone letter that is no
@@ -681,7 +687,6 @@ def _symspell():
 #: ``grok``, ``shud``) stay. Below it are typos and rare obfuscations (``soiety`` 0, ``idoit`` 1.0,
 #: ``fcuk`` 1.6). Chosen by reading the corrections on clean *train* tweets.
 SPELL_KEEP_ZIPF = 1.8
-
 
 
 #: spell_negative: a word whose VADER valence (the mean of ten human ratings, -4..+4) is at most this is
