@@ -37,8 +37,8 @@ Steps, in order:
    numbers with a unit (``1st``, ``10am``), mentions, hashtags and links are left alone. Known words come from ``wordfreq``'s English list
    (shipped inside its wheel). Two refinements, each its own flag: **deobfuscate_pieces** reads the
    letters before an apostrophe clitic or a run of dots on their own (``whor3's``, ``l0sers...see``),
-   and **leet_at** reads a token that starts with ``@`` as leet when that spells an explicit word
-   (``@ss``); any other stays a mention.
+   and **leet_at** reads a lowercase token that starts with ``@`` as leet when that spells an explicit
+   word (``@ss``); any other stays a mention (``@Nal``, a reply's ``@nal:``).
 9. **merge_fragments** — a word broken by a stray space (``treaso n``; ``use less`` stays) is put back
    together when the two pieces are letters, at least one of them is no word (not in wordfreq's
    list) and the joined piece is a known word, or, when one piece is a lone letter that is no
@@ -68,8 +68,9 @@ Steps, in order:
    It runs after the learned rules, so ``spell=False`` (what rule mining reads) is what the rules see.
 
    - **phonetic_listed** (its own flag) — a token better_profanity lists as a variant but wordfreq
-     rates rare (below :data:`MIN_ZIPF`) is read by sound too, though wordfreq lists it: ``fuk``
-     (2.6) -> ``fuck``. It changes 2 of 11,916 clean train tweets (``Fuk``, ``nob`` -> ``knob``).
+     rates rare (below :data:`MIN_ZIPF`) is read by sound too, though wordfreq lists it, as an explicit
+     word at least :data:`LISTED_MIN_GAP` Zipf units commoner: ``fuk`` (2.6) -> ``fuck`` (5.4); not
+     ``seamen`` -> ``semen`` or ``sadist`` -> ``saddest``.
 13. **spell** — a letters-only token of 4+ letters that is no word (see below) becomes the
    most frequent known word within 1 edit (2 from 9 letters; Damerau/OSA edits: insertion,
    deletion, substitution, transposition), found with ``symspellpy``'s symmetric-delete index
@@ -285,7 +286,7 @@ _SEP_RUN = re.compile(
 _SPACE_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2,}(?!\S)")
 #: join_edges: the same run with edge punctuation before its first letter or after its last (``l i a r.``,
 #: ``S h i t...``, ``(i l l e g a l l y).``), which stays where it was.
-_SPACE_RUN_EDGES = re.compile(r"(?<!\S)([\"'`“‘(\[]*)([^\W\d_](?: [^\W\d_]){2,})(?=[^\w\s]*(?!\S))")
+_SPACE_RUN_EDGES = re.compile(r"(?<!\S)([\"'`“‘(\[]*)([^\W\d_](?: [^\W\d_]){2,})(?=[\"'`”’)\],;:.!?]*(?!\S))")
 
 
 def join_separated(text: str, *, segment: bool = False, edges: bool = False) -> str:
@@ -293,9 +294,9 @@ def join_separated(text: str, *, segment: bool = False, edges: bool = False) -> 
 
     With ``segment``, letters joined from spaces are cut back into words where the run held more
     than one (see :func:`segment_letters`): ``o f l i a r s`` -> ``of liars``, not ``ofliars``.
-    With ``edges`` (join_edges), a spaced run may carry edge punctuation (``l i a r.``), and a run of
-    three letters is joined when it spells an explicit or strongly negative word (``a s s``; ``i m a``
-    stays)."""
+    With ``edges`` (join_edges), a spaced run may carry edge punctuation (quotes, brackets, ``,;:.!?``:
+    ``l i a r.``; not leet or mask symbols), and a run of three letters is joined when it spells a word
+    better_profanity or VADER's strongly negative list holds (``a s s``; ``i m a`` stays)."""
     def _join(m: re.Match) -> str:
         joined = m.group().replace(m.group("sep"), "")
         return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
@@ -416,7 +417,7 @@ _NUMBER_UNIT = re.compile(r"[\d.,/:]+(?:st|nd|rd|th|s|am|pm|k|m|h|x|g|kg|km|mb|g
 
 #: deobfuscate_pieces, spell_pieces: letters that run into the next word through dots (``religoins...but``) or carry an
 #: apostrophe clitic (``hwore's``, ``Taht’s``) are read piece by piece; ``n't`` keeps a word whole.
-_PIECE_SEP = re.compile(r"(\.{2,}|…+|['’](?=(?:s|re|ll|ve|d|m)$))", re.IGNORECASE)
+_PIECE_SEP = re.compile(r"(\.{2,}|…+|['’](?=(?:s|re|ll|ve|d|m)(?:$|\.{2,}|…)))", re.IGNORECASE)
 
 
 def split_edges(token: str) -> tuple[str, str, str]:
@@ -435,8 +436,9 @@ def deobfuscate(text: str, *, pieces: bool = False, at: bool = False) -> str:
 
     ``pieces`` (deobfuscate_pieces): a token's letters before an apostrophe clitic or a run of dots are
     read on their own (``whor3's``, ``l0sers...see``, as :data:`_PIECE_SEP` cuts them). ``at`` (leet_at):
-    a token that starts with ``@`` is read as leet when that spells an explicit word (``@ss``,
-    ``@sshole``); any other stays a mention."""
+    a lowercase token that starts with ``@`` and a letter, and ends in no colon, is read as leet when
+    that spells an explicit word (``@ss``, ``@sshole``); any other stays a mention (``@user``, ``@re``,
+    ``@Nal``, a reply's ``@nal:``)."""
     return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), pieces, at), text)
 
 
@@ -460,7 +462,8 @@ def _leet_readings(core: str) -> list[str]:
 
 @lru_cache(maxsize=131072)
 def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False) -> str:
-    if at and token[:1] == "@" and len(token) >= 3 and token[1:2].isalpha():
+    if at and token[:1] == "@" and len(token) >= 3 and token[1:2].isalpha() and token[1:] == token[1:].lower() \
+            and not token.endswith(":"):  # @Nal, @nus: (reply to) a handle, not leet
         lead, core, tail = split_edges(token)
         word = _spell(core) if core[:1] == "@" else None
         if word is not None and word in _explicit():
@@ -815,6 +818,14 @@ def _devowel_token(token: str) -> str:
 PHONETIC_NAME_ZIPF = 1.0
 
 
+#: phonetic_listed: a token better_profanity lists and wordfreq also lists is read as an explicit word only
+#: when wordfreq gives that word this many Zipf units more (100 times as frequent): ``fuk`` 2.6 ->
+#: ``fuck`` 5.4; not ``seamen`` 2.9 -> ``semen`` 3.4, ``teat`` 2.5 -> ``tit`` 3.5, ``toots`` 2.6 -> ``tits``
+#: 4.0, which better_profanity lists too but are words; nor into a strongly negative word (``sadist`` ->
+#: ``saddest``, ``hooters`` -> ``haters``).
+LISTED_MIN_GAP = 2.0
+
+
 #: The most edits (Damerau-Levenshtein) between a token and the harmful word it sounds like (``phuk`` is
 #: three from ``fuck``); a token of 3 letters may be one away at most (``dik``; not ``kam`` -> ``cum``).
 PHONETIC_MAX_EDITS = 3
@@ -857,10 +868,12 @@ def sounds_like(low: str, listed: bool = False) -> str | None:
     Words wordfreq lists (down to Zipf 2.4) are left alone: its rare listed words are words (``totes``,
     ``utters``, ``heil`` would read as ``tits``, ``uterus``, ``hell``). With ``listed`` (phonetic_listed),
     so are they unless better_profanity lists them and wordfreq rates them rare (below
-    :data:`MIN_ZIPF`): such a token is a variant of an insult (``fuk`` 2.6 -> ``fuck``, ``fuker``)."""
+    :data:`MIN_ZIPF`), and then only as an explicit word :data:`LISTED_MIN_GAP` Zipf units commoner
+    (``fuk`` 2.6 -> ``fuck`` 5.4; ``seamen``, ``teat``, ``sadist`` stay)."""
     if len(low) < 3 or not (low.isalpha() and low.isascii()):
         return None
-    if in_lexicon(low) and not (listed and low in _explicit() and not is_known(low)):
+    variant = in_lexicon(low)  # only with listed: a listed variant wordfreq also lists (``fuk``)
+    if variant and not (listed and low in _explicit() and not is_known(low)):
         return None
     import jellyfish
 
@@ -871,6 +884,8 @@ def sounds_like(low: str, listed: bool = False) -> str | None:
         limit = min(limit, near + 1)
     found = [w for w in _harmful_by_sound().get(keys[0], ())
              if w != low and _sound_keys(w) == keys and jellyfish.damerau_levenshtein_distance(low, w) <= limit]
+    if variant:  # a listed word may be a word (``seamen``, ``sadist``, ``teat``): only a far commoner explicit word
+        found = [w for w in found if w in _explicit() and _zipf(w) - _zipf(low) >= LISTED_MIN_GAP]
     if not found:
         return None
     return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
@@ -891,7 +906,7 @@ def _phonetic_token(token: str, listed: bool = False) -> str:
     if not core.isalpha():  # leet that spelt no known word in step 8: its letter readings
         if _sound_guard(core) and not _NUMBER_UNIT.fullmatch(core):  # 10th, 5k, 90s stay numbers
             for reading in _leet_readings(core):
-                word = sounds_like(reading)
+                word = sounds_like(reading, listed)
                 if word is not None:
                     return lead + _with_case(core, word) + tail
         return token
