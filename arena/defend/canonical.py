@@ -420,6 +420,14 @@ _NUMBER_UNIT = re.compile(r"[\d.,/:]+(?:st|nd|rd|th|s|am|pm|k|m|h|x|g|kg|km|mb|g
 _PIECE_SEP = re.compile(r"(\.{2,}|…+|['’](?=(?:s|re|ll|ve|d|m)(?:$|\.{2,}|…)))", re.IGNORECASE)
 
 
+def _by_pieces(core: str, read: Callable[[str], str]) -> str | None:
+    """``core`` with each piece :data:`_PIECE_SEP` cuts it into passed through ``read``; None when it cuts none."""
+    parts = _PIECE_SEP.split(core)
+    if len(parts) == 1:
+        return None
+    return "".join(p if k % 2 else read(p) for k, p in enumerate(parts))
+
+
 def split_edges(token: str) -> tuple[str, str, str]:
     """(leading punctuation, core, trailing punctuation) of a whitespace token."""
     start, end = 0, len(token)
@@ -472,10 +480,8 @@ def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False) -> st
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
     lead, core, tail = split_edges(token)
-    if pieces:
-        parts = _PIECE_SEP.split(core)
-        if len(parts) > 1:
-            return lead + "".join(p if k % 2 else _deobfuscate_token(p) for k, p in enumerate(parts)) + tail
+    if pieces and (read := _by_pieces(core, _deobfuscate_token)) is not None:
+        return lead + read + tail
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
@@ -940,11 +946,9 @@ def _spell_token(token: str, swapped_case: bool = False, negative: bool = False,
     if len(token) < 4 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
-    if pieces and not core.isalpha():
-        parts = _PIECE_SEP.split(core)
-        if len(parts) > 1:
-            return lead + "".join(p if k % 2 else _spell_token(p, swapped_case, negative)
-                                  for k, p in enumerate(parts)) + tail
+    if pieces and not core.isalpha() and (
+            read := _by_pieces(core, lambda p: _spell_token(p, swapped_case, negative))) is not None:
+        return lead + read + tail
     if not (core.isalpha() and core.isascii()):
         return token
     swapped = swapped_case and _swapped_capital(core)
