@@ -117,6 +117,11 @@ class TrainConfig(_Model):
         True, description="After training, set the decision threshold to the one that maximises macro-F1 on "
         "the val split (stored with the model). Campaigns keep the round-0 champion's threshold for every round."
     )
+    threshold_rule: Literal["one_se", "argmax"] = Field(
+        "one_se", description="How calibrate_threshold picks on val. one_se: the threshold nearest 0.5 whose val "
+        "macro-F1 is within one bootstrap standard error of the best (moves off 0.5 only for a gain beyond the "
+        "noise); argmax: the best val macro-F1 (ties nearest 0.5). Measured in docs/retrain.md."
+    )
     max_grad_norm: float = Field(1.0, gt=0)
     num_threads: int | None = Field(None, ge=1, description="torch threads (None = all cores).")
     device: Literal["auto", "cpu", "cuda"] = "auto"

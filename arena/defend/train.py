@@ -90,7 +90,8 @@ def train_defender(
     ``train_labels`` are 0/1, or soft targets P(toxic) in [0, 1] (cross-entropy against the
     distribution (1 - y, y); a campaign uses them to distil the champion on replayed clean texts).
 
-    With ``cfg.calibrate_threshold`` each epoch is judged by its best val macro-F1 over thresholds,
+    With ``cfg.calibrate_threshold`` each epoch is judged by its val macro-F1 at the threshold that
+    ``cfg.threshold_rule`` picks (:func:`arena.metrics.best_threshold`),
     and the selected epoch's threshold is written to ``defender.spec.threshold`` (saved with the
     model). Otherwise epochs are judged at the defender's current threshold, which is kept.
     """
@@ -168,7 +169,7 @@ def train_defender(
                "elapsed_s": time.perf_counter() - t0}
         thr = defender.spec.threshold
         if calibrate:
-            thr, f1 = best_threshold(val_labels, val_scores)
+            thr, f1 = best_threshold(val_labels, val_scores, rule=getattr(cfg, "threshold_rule", "argmax"))
             row.update(val_threshold=thr, val_macro_f1_calibrated=f1)
         history.append(row)
         if progress:
