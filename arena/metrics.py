@@ -83,8 +83,8 @@ def best_threshold(
     ``rule="argmax"``: the grid point with the best macro-F1; ties go to the one closest to 0.5.
     ``rule="one_se"``: the one-standard-error rule. The best macro-F1's standard error is estimated
     with ``n_boot`` bootstrap resamples of the split (seeded, so the pick is reproducible), and the
-    grid point closest to 0.5 whose macro-F1 is within one standard error of the best is taken. A
-    classifier trained with cross-entropy already puts its operating point near 0.5; on a flat
+    grid point closest to 0.5 whose macro-F1 is within one standard error of the best is taken.
+    0.5 is the natural operating point of a classifier trained with cross-entropy; on a flat
     macro-F1 curve the arg-max is noise, and this rule moves the threshold only for a gain larger
     than that noise (docs/retrain.md, "The baseline's threshold"). Use it on a validation split
     only, never on test.
