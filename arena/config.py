@@ -114,8 +114,8 @@ class TrainConfig(_Model):
     warmup_ratio: float = Field(0.06, ge=0, lt=1)
     patience: int = Field(1, ge=0, description="Epochs without val macro-F1 gain before stopping.")
     calibrate_threshold: bool = Field(
-        True, description="After training, set the decision threshold to the one that maximises macro-F1 on "
-        "the val split (stored with the model). Campaigns keep the round-0 champion's threshold for every round."
+        True, description="After training, set the decision threshold picked on the val split by threshold_rule "
+        "(stored with the model). Campaigns keep the round-0 champion's threshold for every round."
     )
     threshold_rule: Literal["one_se", "argmax"] = Field(
         "one_se", description="How calibrate_threshold picks on val. one_se: the threshold nearest 0.5 whose val "
