@@ -253,7 +253,8 @@ class RetrainConfig(_Model):
         None, gt=0, lt=1, description="With select_on_val: a candidate with new weights is sent only if its lead "
         "over the smallest change (the new rules on the champion's weights, or the champion) on the val probe's "
         "paired attacked items passes a one-sided exact sign test at this p; otherwise the smaller change is sent. "
-        "null = the highest probe detection wins however small its lead (docs/retrain.md, make demo at a7ab2b5)."
+        "null = the highest probe detection wins however small its lead. configs/default.yaml sets 0.05 "
+        "(docs/retrain.md, headline run 10)."
     )
     match_fpr: bool = Field(
         True, description="With select_on_val: each new-weights candidate (and blend) is also offered at the "
