@@ -193,9 +193,8 @@ class Campaign:
                 self.registry.set_alias(CHAMPION, challenger, round=rnd + 1, reason=f"promoted after round {rnd}")
                 state.champion_version = challenger
                 state.champion_eval = cev
-            self.log(f"  gate: {'PROMOTE' if promoted else 'reject'} v{challenger}"
-                     + ("" if promoted else f" (champion stays v{champion})") + ": gain "
-                     f"{decision.detection_gain:+.3f} CI [{decision.ci_low:+.3f}, {decision.ci_high:+.3f}] "
+            verdict = f"PROMOTE v{challenger}" if promoted else f"reject v{challenger} (champion stays v{champion})"
+            self.log(f"  gate: {verdict}: gain {decision.detection_gain:+.3f} CI [{decision.ci_low:+.3f}, {decision.ci_high:+.3f}] "
                      f"F1 {decision.clean_f1_delta:+.4f} FPR {decision.fpr_delta:+.4f}"
                      + ("" if promoted else f" ({'; '.join(decision.reasons)})"))
 
