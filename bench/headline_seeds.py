@@ -34,13 +34,15 @@ def row(name: str, h: dict) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--results", default="bench/results")
+    ap.add_argument("--results", default="bench/results",
+                    help="a folder with headline.json (seed 13) and headline_seeds/s<seed>/headline.json")
     args = ap.parse_args()
     res = Path(args.results)
     runs: list[tuple[str, dict]] = []
     if (res / "headline.json").is_file():
         h = json.loads((res / "headline.json").read_text())
-        runs.append((f"{h.get('seed', '?')} (make headline)", h))
+        how = "make headline" if h.get("command", "make headline") == "make headline" else "its command in headline.json"
+        runs.append((f"{h.get('seed', '?')} ({how})", h))
     for f in sorted((res / "headline_seeds").glob("s*/headline.json")):
         runs.append((f.parent.name[1:], json.loads(f.read_text())))
     if not runs:
