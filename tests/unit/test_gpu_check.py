@@ -3,7 +3,6 @@ the one-line summary and exits non-zero. The GPU itself is faked; nothing here n
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import sys
@@ -15,11 +14,8 @@ from arena.errors import ModelError
 
 
 @pytest.fixture
-def gpu_check(repo_root):
-    spec = importlib.util.spec_from_file_location("gpu_check_under_test", repo_root / "bench" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def gpu_check(load_bench):
+    return load_bench("gpu_check")
 
 
 def test_without_a_gpu_it_still_writes_the_json(gpu_check, tmp_path, capsys, monkeypatch):
