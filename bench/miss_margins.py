@@ -54,19 +54,18 @@ def main() -> int:
     champion = str(state["champion_version"])
     reg = Registry.from_config(load_config(args.config), run)
     d = Defender.load(reg.resolve(champion)[1])
-    thr = float(d.spec.threshold) if d.spec.threshold is not None else 0.5
+    thr = float(d.spec.threshold)
     frozen = state["frozen"]
     t0 = time.perf_counter()
     originals = sorted({x["original"] for x in frozen})
     clean = dict(zip(originals, d.score(originals), strict=True))
     attacked = d.score([x["attacked"] for x in frozen])
     missed = [x for x, s in zip(frozen, attacked, strict=True) if s < thr]
-    bands = sorted({band(v, thr) for v in clean.values()}, key=lambda b: (not b.startswith("<"), b))
-    orig_by_band = Counter(band(v, thr) for v in clean.values())
+    orig_by_band = Counter(band(v, thr) for v in sorted(clean.values()))  # insertion order = band order
     items_by_band = Counter(band(clean[x["original"]], thr) for x in frozen)
     miss_by_band = Counter(band(clean[x["original"]], thr) for x in missed)
     rows = [{"band": b, "originals": orig_by_band[b], "items": items_by_band[b], "missed": miss_by_band[b]}
-            for b in bands]
+            for b in orig_by_band]
     result = {"run": str(run), "champion": champion, "threshold": thr, "items": len(frozen),
               "missed": len(missed), "originals": len(originals), "bands": rows,
               "wall_s": round(time.perf_counter() - t0, 1),
