@@ -64,8 +64,13 @@ class CanonicalizerConfig(_Model):
     deobfuscate: bool = Field(True, description="Leet and masks to the known word they spell (1d10t, f*ck; wordfreq).")
     deobfuscate_pieces: bool = Field(True, description="deobfuscate also reads letters before an apostrophe "
                                      "clitic or a run of dots on their own (whor3's, l0sers...see).")
+    deobfuscate_listed: bool = Field(True, description="deobfuscate also reads leet and masks as a rarer word "
+                                     "wordfreq lists (Zipf 2.4-3) when no common word matches (ug1ier, p*nks, sat@nist).")
     leet_at: bool = Field(True, description="deobfuscate also reads a token starting with @ as leet when that "
                           "spells an explicit word (@ss); other @tokens stay mentions.")
+    leet_spell: bool = Field(True, description="phonetic also reads leet whose letters misspell or devowel a "
+                             "word as that word (Id1otz -> Idiots, des7royin -> destroying, 5h7 -> shit), capitalised "
+                             "leet included.")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
     merge_harmful: bool = Field(True, description="merge_fragments also rejoins two listed pieces when the join is "
                                 "an explicit or strongly negative word and one piece is a fragment (sh it, as s).")

@@ -38,7 +38,10 @@ Steps, in order:
    (shipped inside its wheel). Two refinements, each its own flag: **deobfuscate_pieces** reads the
    letters before an apostrophe clitic or a run of dots on their own (``whor3's``, ``l0sers...see``),
    and **leet_at** reads a lowercase token that starts with ``@`` as leet when that spells an explicit
-   word (``@ss``); any other stays a mention (``@Nal``, a reply's ``@nal:``).
+   word (``@ss``); any other stays a mention (``@Nal``, a reply's ``@nal:``). **deobfuscate_listed**
+   (its own flag): where no known word matches, a rarer word wordfreq lists (Zipf 2.4-3) does
+   (``ug1ier``, ``p*nks``, ``sat@nist``), for a token of 3+ letters with no mask at either end (``*once*``
+   is emphasis) and no number in it (``AR15``).
 9. **merge_fragments** — a word broken by a stray space (``treaso n``; ``use less`` stays) is put back
    together when the two pieces are letters, at least one of them is no word (not in wordfreq's
    list) and the joined piece is a known word, or, when one piece is a lone letter that is no
@@ -66,6 +69,12 @@ Steps, in order:
    ``Kemi``; but also ``Stoopid``), as do acronyms of 4 capitals or fewer. Leet that spelt no known
    word in step 8 is read through its letter readings: ``$t00p1d`` -> ``stoopid`` -> ``stupid``.
    It runs after the learned rules, so ``spell=False`` (what rule mining reads) is what the rules see.
+
+   - **leet_spell** (its own flag) — leet whose letter readings neither spell nor sound like a word is
+     put through steps 13 and 11: ``Id1otz`` -> ``Idiots``, ``des7royin`` -> ``destroying``, ``Kow@rd``
+     -> ``Coward``, ``5h7`` -> ``shit`` (the phonetic respellings of ``-s`` as ``-z`` and ``-ing`` as ``-in``,
+     then leet); capitalised leet is read too (``Stoop1d`` -> ``Stupid``). Mentions behind punctuation
+     (``.@USER``), numbers (``11yrs``) and numbers glued to a known word (``any1``, ``4ever``) stay.
 
    - **phonetic_listed** (its own flag) — a token better_profanity lists as a variant but wordfreq
      rates rare (below :data:`MIN_ZIPF`) is read by sound too, though wordfreq lists it, as an explicit
@@ -111,18 +120,20 @@ from typing import Any
 STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji", "join_separated",
                           "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "merge_harmful",
                           "split_merged", "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
-                          "spell_pieces", "phonetic_listed", "join_edges", "deobfuscate_pieces", "leet_at")
+                          "spell_pieces", "phonetic_listed", "join_edges", "deobfuscate_pieces", "leet_at",
+                          "leet_spell", "deobfuscate_listed")
 #: Flags that refine another step rather than run on their own (they do nothing with it off).
 REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
                            "spell_negative": "spell", "merge_harmful": "merge_fragments", "spell_pieces": "spell",
                            "phonetic_listed": "phonetic", "join_edges": "join_separated",
-                           "deobfuscate_pieces": "deobfuscate", "leet_at": "deobfuscate"}
+                           "deobfuscate_pieces": "deobfuscate", "leet_at": "deobfuscate",
+                           "leet_spell": "phonetic", "deobfuscate_listed": "deobfuscate"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
 LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze",
                                         "deobfuscate", "merge_fragments", "merge_harmful", "split_merged",
                                         "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
                                         "spell_pieces", "phonetic_listed", "join_edges",
-                                        "deobfuscate_pieces", "leet_at"})
+                                        "deobfuscate_pieces", "leet_at", "leet_spell", "deobfuscate_listed"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -438,7 +449,7 @@ def split_edges(token: str) -> tuple[str, str, str]:
     return token[:start], token[start:end], token[end:]
 
 
-def deobfuscate(text: str, *, pieces: bool = False, at: bool = False) -> str:
+def deobfuscate(text: str, *, pieces: bool = False, at: bool = False, listed: bool = False) -> str:
     """Tokens with leet characters or masks become the known word they spell (if one does); leet that
     spells none may still sound like one (step 12 reads ``$t00p1d``, after the learned rules).
 
@@ -446,8 +457,9 @@ def deobfuscate(text: str, *, pieces: bool = False, at: bool = False) -> str:
     read on their own (``whor3's``, ``l0sers...see``, as :data:`_PIECE_SEP` cuts them). ``at`` (leet_at):
     a lowercase token that starts with ``@`` and a letter, and ends in no colon, is read as leet when
     that spells an explicit word (``@ss``, ``@sshole``); any other stays a mention (``@user``, ``@re``,
-    ``@Nal``, a reply's ``@nal:``)."""
-    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), pieces, at), text)
+    ``@Nal``, a reply's ``@nal:``). ``listed`` (deobfuscate_listed): where no common word matches, a rarer
+    word wordfreq lists does (``ug1ier``, ``p*nks``, ``sat@nist``: :func:`_spell`)."""
+    return re.sub(r"\S+", lambda m: _deobfuscate_token(m.group(), pieces, at, listed), text)
 
 
 #: phonetic: a leet token with more letter readings than this is not read by sound.
@@ -469,7 +481,7 @@ def _leet_readings(core: str) -> list[str]:
 
 
 @lru_cache(maxsize=131072)
-def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False) -> str:
+def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False, listed: bool = False) -> str:
     if at and token[:1] == "@" and len(token) >= 3 and token[1:2].isalpha() and token[1:] == token[1:].lower() \
             and not token.endswith(":"):  # @Nal, @nus: (reply to) a handle, not leet
         lead, core, tail = split_edges(token)
@@ -480,16 +492,27 @@ def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False) -> st
             "://" in token or token.lower().startswith("www.")):
         return token  # plain words, mentions, hashtags and links are left alone
     lead, core, tail = split_edges(token)
-    if pieces and (read := _by_pieces(core, _deobfuscate_token)) is not None:
+    if pieces and (read := _by_pieces(core, lambda p: _deobfuscate_token(p, listed=listed))) is not None:
         return lead + read + tail
     if is_known(core) or core.isdigit() or _NUMBER_UNIT.fullmatch(core):
         return token
     # leet symbols at the edges (``$hit``, ``idio7``, ``!diot``) belong to the word: try the widest core first
-    for lo, hi in _cores(token, lead, tail):
-        word = _spell(token[lo:hi])
-        if word is not None:
-            return token[:lo] + word + token[hi:]
+    cores = list(_cores(token, lead, tail))
+    for rare in (False, True) if listed else (False,):  # common words first, at every core
+        for lo, hi in cores:
+            if rare and not _rare_guard(token[lo:hi]):
+                continue
+            word = _spell(token[lo:hi], rare)
+            if word is not None:
+                return token[:lo] + word + token[hi:]
     return token
+
+
+def _rare_guard(core: str) -> bool:
+    """deobfuscate_listed reads ``core`` as a rarer word only when it holds 3+ letters, no mask at either end
+    (``*once``, ``Milo*``, ``*INHALES*`` are emphasis) and no number (two digits in a row: ``AR15``)."""
+    return sum(c.isalpha() for c in core) >= 3 and core[0] not in MASKS and core[-1] not in MASKS and not re.search(
+        r"\d\d", core)
 
 
 def _sound_guard(core: str) -> bool:
@@ -514,8 +537,10 @@ def _cores(token: str, lead: str, tail: str) -> Iterable[tuple[int, int]]:
 
 
 @lru_cache(maxsize=65536)
-def _spell(core: str) -> str | None:
-    """The most frequent known word ``core`` spells with leet read as letters and masks as any letter."""
+def _spell(core: str, rare: bool = False) -> str | None:
+    """The most frequent known word ``core`` spells with leet read as letters and masks as any letter;
+    ``rare``: the most frequent word wordfreq lists below the known words (:data:`MIN_ZIPF`) instead
+    (``uglier`` 2.9, ``punks`` 3.0, ``satanist`` 2.4; the list ends near Zipf 2.4)."""
     low = core.lower()
     if not any(c.isalpha() for c in low) or not all(c.isalpha() or c in LEET_LETTERS or c in MASKS for c in low):
         return None
@@ -532,11 +557,18 @@ def _spell(core: str) -> str | None:
             parts.append(f"[{options}]" if options else re.escape(c))
     pattern = re.compile("".join(parts))
     # masks hide profanity (sh** is shit, not show): the explicit words are tried first
-    first = _explicit_by_length(len(low)) if any(c in MASKS for c in low) else []
-    for w in itertools.chain(first, _by_length(len(low))):
+    first = _explicit_by_length(len(low)) if any(c in MASKS for c in low) and not rare else []
+    for w in itertools.chain(first, _rare_by_length(len(low)) if rare else _by_length(len(low))):
         if pattern.fullmatch(w):
             return w
     return None
+
+
+@lru_cache(maxsize=64)
+def _rare_by_length(n: int) -> list[str]:
+    """Words wordfreq lists below the known words (Zipf < :data:`MIN_ZIPF`), of ``n`` letters, most frequent first."""
+    lex = _lexicon()
+    return sorted((w for w, z in lex.items() if len(w) == n and z < MIN_ZIPF), key=lambda w: -lex[w])
 
 
 @lru_cache(maxsize=64)
@@ -897,24 +929,31 @@ def sounds_like(low: str, listed: bool = False) -> str | None:
     return min(found, key=lambda w: jellyfish.damerau_levenshtein_distance(low, w))  # stable: list order breaks ties
 
 
-def phonetic_words(text: str, *, listed: bool = False) -> str:
-    """Non-words that sound like an explicit or strongly negative word become it (see step 12)."""
-    return re.sub(r"\S+", lambda m: _phonetic_token(m.group(), listed), text)
+def phonetic_words(text: str, *, listed: bool = False, leet_spell: bool = False) -> str:
+    """Non-words that sound like an explicit or strongly negative word become it (see step 12); with
+    ``leet_spell``, leet whose letters misspell or devowel a word becomes that word."""
+    return re.sub(r"\S+", lambda m: _phonetic_token(m.group(), listed, leet_spell), text)
 
 
 @lru_cache(maxsize=131072)
-def _phonetic_token(token: str, listed: bool = False) -> str:
+def _phonetic_token(token: str, listed: bool = False, leet_spell: bool = False) -> str:
     if len(token) < 3 or token[0] in "@#" or "://" in token:
         return token
     lead, core, tail = split_edges(token)
     if not core.isascii():
         return token
     if not core.isalpha():  # leet that spelt no known word in step 8: its letter readings
-        if _sound_guard(core) and not _NUMBER_UNIT.fullmatch(core):  # 10th, 5k, 90s stay numbers
-            for reading in _leet_readings(core):
+        spelt = leet_spell and _leet_word(core)
+        guard = _sound_guard(core) or spelt and _capitalised(core) and _sound_guard(core.lower())
+        if guard and not _NUMBER_UNIT.fullmatch(core):  # 10th, 5k, 90s stay numbers
+            readings = _leet_readings(core)
+            for reading in readings:
                 word = sounds_like(reading, listed)
                 if word is not None:
                     return lead + _with_case(core, word) + tail
+            word = _leet_misspelt(tuple(readings)) if spelt else None
+            if word is not None:
+                return lead + _with_case(core, word) + tail
         return token
     low = core.lower()
     if core != low and not (core.isupper() and len(core) >= 5) and not (
@@ -924,6 +963,48 @@ def _phonetic_token(token: str, listed: bool = False) -> str:
     if word is None:
         return token
     return lead + _with_case(core, word) + tail
+
+
+def _leet_word(core: str) -> bool:
+    """leet_spell reads this leet token: no mention or hashtag after edge punctuation (``.@USER``), no number
+    (two digits in a row: ``11yrs``, ``TW055``) and no number glued to a known word (``any1``, ``4ever``,
+    ``2destroy``, ``3days``)."""
+    rest = core.strip("0123456789")
+    return core[:1] not in ("@", "#") and not re.search(r"\d\d", core) and not (len(rest) >= 3 and is_known(rest))
+
+
+def _capitalised(core: str) -> bool:
+    """``Id1otz``, ``Kow@rd``: a capital first letter, every other letter lowercase."""
+    letters = [c for c in core if c.isalpha()]
+    return len(letters) >= 2 and letters[0].isupper() and "".join(letters[1:]).islower()
+
+
+@lru_cache(maxsize=65536)
+def _leet_misspelt(readings: tuple[str, ...]) -> str | None:
+    """leet_spell: the word a leet token's letter readings misspell (``idiotz`` -> ``idiots``, ``destroyin`` ->
+    ``destroying``, ``koward`` -> ``coward``) or write without vowels (``sht`` -> ``shit``), or None.
+
+    The letters of ``Id1otz``, ``des7royin`` or ``5h7`` are read as step 8 reads leet, but phonetic respelling
+    (``-z`` for ``-s``, ``-in`` for ``-ing``) or a typo leaves no known word, so neither step 8 nor the
+    spelling step (letters only) reads them. Each reading is put through step 13's reader
+    (:func:`_nearest_word`, harmful words first among the nearest) and step 11's (a devowelled explicit
+    word); of all candidates the nearest wins (a devowelled word counts its dropped vowels as edits), then
+    explicit before strongly negative before other words, then the most frequent."""
+    best: tuple[int, int, float, str] | None = None
+    explicit, negative = _explicit(), negative_words()
+    for reading in readings:
+        found: list[tuple[str, int]] = []
+        near = _nearest_word(reading, True)
+        if near is not None:
+            found.append(near)
+        dev = _devowel_token(reading)
+        if dev != reading:
+            found.append((dev, len(dev) - len(reading)))
+        for word, dist in found:
+            key = (dist, 0 if word in explicit else 1 if word in negative else 2, -_zipf(word), word)
+            if best is None or key < best:
+                best = key
+    return best[3] if best is not None else None
 
 
 def _with_case(core: str, word: str) -> str:
@@ -979,7 +1060,8 @@ class Canonicalizer:
                  devowel: bool = True, phonetic: bool = True,
                  spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True,
                  spell_pieces: bool = True, phonetic_listed: bool = True, join_edges: bool = True,
-                 deobfuscate_pieces: bool = True, leet_at: bool = True) -> None:
+                 deobfuscate_pieces: bool = True, leet_at: bool = True, leet_spell: bool = True,
+                 deobfuscate_listed: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
                       "emoji": emoji, "join_separated": join_separated, "segment_joined": segment_joined,
                       "squeeze": squeeze, "deobfuscate": deobfuscate, "merge_fragments": merge_fragments,
@@ -987,7 +1069,8 @@ class Canonicalizer:
                       "phonetic": phonetic, "spell": spell, "spell_swapped_case": spell_swapped_case,
                       "spell_negative": spell_negative, "spell_pieces": spell_pieces,
                       "phonetic_listed": phonetic_listed, "join_edges": join_edges,
-                      "deobfuscate_pieces": deobfuscate_pieces, "leet_at": leet_at}
+                      "deobfuscate_pieces": deobfuscate_pieces, "leet_at": leet_at,
+                      "leet_spell": leet_spell, "deobfuscate_listed": deobfuscate_listed}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -1029,7 +1112,7 @@ class Canonicalizer:
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
-            text = deobfuscate(text, pieces=f["deobfuscate_pieces"], at=f["leet_at"])
+            text = deobfuscate(text, pieces=f["deobfuscate_pieces"], at=f["leet_at"], listed=f["deobfuscate_listed"])
         if f["merge_fragments"]:
             text = merge_fragments(text, harmful=f["merge_harmful"])
         if f["split_merged"]:
@@ -1039,7 +1122,7 @@ class Canonicalizer:
         if f["devowel"] and spell:
             text = devowel_words(text)
         if f["phonetic"] and spell:
-            text = phonetic_words(text, listed=f["phonetic_listed"])
+            text = phonetic_words(text, listed=f["phonetic_listed"], leet_spell=f["leet_spell"])
         if f["spell"] and spell:
             text = spell_words(text, swapped_case=f["spell_swapped_case"], negative=f["spell_negative"],
                                pieces=f["spell_pieces"])

@@ -227,6 +227,45 @@ def test_edges_pieces_and_listed_variants_each_behind_its_own_flag():
     assert not any(legacy.flags[k] for k in NEW_REFINEMENTS) and legacy.flags["spell"] and legacy.flags["deobfuscate"]
 
 
+@pytest.mark.parametrize(("attacked", "expected"), [
+    # leet_spell: leet whose letters misspell a word (phonetic suffixes, typos) or drop its vowels
+    ("Id1otz", "Idiots"),  # capitalised leet, -z for -s
+    ("they are des7royin our lives", "they are destroying our lives"),  # -in for -ing
+    ("a $ickenin issue", "a sickening issue"),
+    ("not like that 5ht...", "not like that shit..."),  # devowelled
+    ("We heard it all before. Kow@rd.", "We heard it all before. Coward."),
+    ("a d3spikable person", "a despicable person"),
+    ("Stoop1d woman", "Stupid woman"),  # capitalised leet read by sound
+    # numbers, mentions and numbers glued to words stay
+    (".@USER said it", ".@USER said it"),
+    ("any1 can go, 4ever and 2destroy", "any1 can go, 4ever and 2destroy"),
+    ("11yrs of COVID19 and gr8 b4", "11yrs of COVID19 and gr8 b4"),
+    # deobfuscate_listed: leet and masks spelling a rarer word wordfreq lists
+    ("even ug1ier, even ugl*er", "even uglier, even uglier"),
+    ("a bunch of Antifa p*nks and punk5", "a bunch of Antifa punks and punks"),
+    ("the owner is a sat@nist", "the owner is a satanist"),
+    ("dumba$$es", "dumbasses"),
+    # a mask at either end is emphasis, and a number stays a number
+    ("*once* more, said Milo*", "*once* more, said Milo*"),
+    ("the AR15 is", "the AR15 is"),
+])
+def test_leet_read_through_spelling_and_rarer_words(canon, attacked, expected):
+    assert canon(attacked) == expected
+
+
+def test_leet_spell_and_deobfuscate_listed_each_behind_its_own_flag():
+    new = Canonicalizer()
+    assert Canonicalizer(leet_spell=False)("Id1otz") == "Id1otz" and new("Id1otz") == "Idiots"
+    assert Canonicalizer(deobfuscate_listed=False)("ug1ier") == "ug1ier" and new("ug1ier") == "uglier"
+    assert Canonicalizer(phonetic=False)("Id1otz") == "Id1otz"  # refinements: nothing without their step
+    assert Canonicalizer(deobfuscate=False)("p*nks") == "p*nks"
+    assert new("Id1otz", spell=False) == "Id1otz"  # rule mining reads before the phonetic step
+    legacy = Canonicalizer.from_spec({k: v for k, v in new.to_dict().items()
+                                      if k not in ("leet_spell", "deobfuscate_listed")})
+    assert not legacy.flags["leet_spell"] and not legacy.flags["deobfuscate_listed"] and legacy.flags["phonetic"]
+    assert legacy("Id1otz") == "Id1otz" and legacy("ug1ier") == "ug1ier"
+
+
 def test_segment_letters_reads_the_likeliest_words():
     from arena.defend.canonical import segment_letters
 
