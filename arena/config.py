@@ -69,7 +69,7 @@ class CanonicalizerConfig(_Model):
     leet_at: bool = Field(True, description="deobfuscate also reads a token starting with @ as leet when that "
                           "spells an explicit word (@ss); other @tokens stay mentions.")
     leet_spell: bool = Field(True, description="phonetic also reads leet whose letters misspell or devowel a "
-                             "word as that word (Id1otz -> Idiots, des7royin -> destroying, 5h7 -> shit), capitalised "
+                             "word as that word (Id1otz -> Idiots, des7royin -> destroying, sh7 -> shit), capitalised "
                              "leet included.")
     merge_fragments: bool = Field(True, description="Rejoin a word split by a stray space (treaso n).")
     merge_harmful: bool = Field(True, description="merge_fragments also rejoins two listed pieces when the join is "

@@ -3,12 +3,12 @@
     python bench/canonical_share.py --config configs/default.yaml --split val
 
 Writes bench/results/canonical_share.json and prints one line per step. A refinement of another step
-(``REFINES``: segment_joined, spell_swapped_case, spell_negative, merge_harmful and the five of
-``edges_pieces``) is measured as what it changes in that step's output; the steps added together
-(``GROUPS``: ``refinements``, the three spelling refinements; ``sound_glue``, merge_harmful +
-split_merged + phonetic; ``edges_pieces``, join_edges + deobfuscate_pieces + leet_at + spell_pieces +
-phonetic_listed) as what they change in the whole pipeline's output. ``--split train`` writes
-canonical_share_train.json. (Clean macro-F1 with the canonicaliser on and off needs two trained
+(``REFINES``: segment_joined, spell_swapped_case, spell_negative, merge_harmful, the five of
+``edges_pieces`` and the two of ``leet_rare``) is measured as what it changes in that step's output; the
+steps added together (``GROUPS``: ``refinements``, the three spelling refinements; ``sound_glue``,
+merge_harmful + split_merged + phonetic; ``edges_pieces``, join_edges + deobfuscate_pieces + leet_at +
+spell_pieces + phonetic_listed; ``leet_rare``, leet_spell + deobfuscate_listed) as what they change in the
+whole pipeline's output. ``--split train`` writes canonical_share_train.json. (Clean macro-F1 with the canonicaliser on and off needs two trained
 baselines: ``bench/baseline.py --set defender.canonicalizer.enabled=false``.)
 """
 
@@ -19,10 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-#: Steps added together (a7ab2b5; e3d246d; 2e33149), measured as what they change inside the whole pipeline.
+#: Steps added together (a7ab2b5; e3d246d; 2e33149; 63981b4), measured as what they change inside the whole pipeline.
 GROUPS = {"refinements": ("segment_joined", "spell_swapped_case", "spell_negative"),
           "sound_glue": ("merge_harmful", "split_merged", "phonetic"),
-          "edges_pieces": ("join_edges", "deobfuscate_pieces", "leet_at", "spell_pieces", "phonetic_listed")}
+          "edges_pieces": ("join_edges", "deobfuscate_pieces", "leet_at", "spell_pieces", "phonetic_listed"),
+          "leet_rare": ("leet_spell", "deobfuscate_listed")}
 
 
 def main() -> int:

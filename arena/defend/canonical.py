@@ -72,7 +72,7 @@ Steps, in order:
 
    - **leet_spell** (its own flag) — leet whose letter readings neither spell nor sound like a word is
      put through steps 13 and 11: ``Id1otz`` -> ``Idiots``, ``des7royin`` -> ``destroying``, ``Kow@rd``
-     -> ``Coward``, ``5h7`` -> ``shit`` (the phonetic respellings of ``-s`` as ``-z`` and ``-ing`` as ``-in``,
+     -> ``Coward``, ``sh7`` -> ``shit`` (the phonetic respellings of ``-s`` as ``-z`` and ``-ing`` as ``-in``,
      then leet); capitalised leet is read too (``Stoop1d`` -> ``Stupid``). Mentions behind punctuation
      (``.@USER``), numbers (``11yrs``) and numbers glued to a known word (``any1``, ``4ever``) stay.
 
@@ -999,7 +999,7 @@ def _leet_misspelt(readings: tuple[str, ...]) -> str | None:
     """leet_spell: the word a leet token's letter readings misspell (``idiotz`` -> ``idiots``, ``destroyin`` ->
     ``destroying``, ``koward`` -> ``coward``) or write without vowels (``sht`` -> ``shit``), or None.
 
-    The letters of ``Id1otz``, ``des7royin`` or ``5h7`` are read as step 8 reads leet, but phonetic respelling
+    The letters of ``Id1otz``, ``des7royin`` or ``sh7`` are read as step 8 reads leet, but phonetic respelling
     (``-z`` for ``-s``, ``-in`` for ``-ing``) or a typo leaves no known word, so neither step 8 nor the
     spelling step (letters only) reads them. Each reading is put through step 13's reader
     (:func:`_nearest_word`, harmful words first among the nearest) and step 11's (a devowelled explicit
