@@ -26,16 +26,14 @@ def main() -> int:
     ap.add_argument("--run", required=True, help="a campaign folder with records/")
     ap.add_argument("--out", default="bench/results/canonical_speed.jsonl")
     args = ap.parse_args()
-    records = Path(args.run) / "records"
-    if not records.is_dir():
-        print(f"error: {records} not found: run a campaign first", file=sys.stderr)
-        return 2
-    import pyarrow.dataset as ds
-
     from arena.defend.canonical import Canonicalizer
+    from arena.records import RecordStore
 
-    table = ds.dataset(records, format="parquet", partitioning="hive").to_table(columns=["attacked"])
-    texts = [t for t in dict.fromkeys(table["attacked"].to_pylist()) if t]
+    store = RecordStore(args.run)
+    if not store.root.is_dir():
+        print(f"error: {store.root} not found: run a campaign first", file=sys.stderr)
+        return 2
+    texts = sorted({t for t in store.read(complete_only=False)["attacked"].to_pylist() if t})  # order-free hash
     canon = Canonicalizer()
     canon("warm up the lexicons: sh*t 1d10t Id1otz ug1ier")
     t0 = time.perf_counter()

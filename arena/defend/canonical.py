@@ -284,10 +284,11 @@ def in_lexicon(word: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _by_length(n: int) -> list[str]:
-    """Known words of ``n`` letters, most frequent first."""
+def _by_length(n: int, rare: bool = False) -> list[str]:
+    """Known words of ``n`` letters (``rare``: the words wordfreq lists below them, Zipf < :data:`MIN_ZIPF`),
+    most frequent first."""
     lex = _lexicon()
-    return sorted((w for w, z in lex.items() if len(w) == n and z >= MIN_ZIPF), key=lambda w: -lex[w])
+    return sorted((w for w, z in lex.items() if len(w) == n and (z < MIN_ZIPF) == rare), key=lambda w: -lex[w])
 
 
 # ---------------------------------------------------------------------------- 6. separators
@@ -508,11 +509,15 @@ def _deobfuscate_token(token: str, pieces: bool = False, at: bool = False, liste
     return token
 
 
+#: two digits in a row: a number (``AR15``, ``11yrs``), not leet; deobfuscate_listed and leet_spell leave it alone.
+_NUMBER = re.compile(r"\d\d")
+
+
 def _rare_guard(core: str) -> bool:
     """deobfuscate_listed reads ``core`` as a rarer word only when it holds 3+ letters, no mask at either end
     (``*once``, ``Milo*``, ``*INHALES*`` are emphasis) and no number (two digits in a row: ``AR15``)."""
-    return sum(c.isalpha() for c in core) >= 3 and core[0] not in MASKS and core[-1] not in MASKS and not re.search(
-        r"\d\d", core)
+    return sum(c.isalpha() for c in core) >= 3 and core[0] not in MASKS and core[-1] not in MASKS and not _NUMBER.search(
+        core)
 
 
 def _sound_guard(core: str) -> bool:
@@ -569,21 +574,14 @@ def _spell(core: str, rare: bool = False) -> str | None:
 
 @lru_cache(maxsize=128)
 def _by_letter(n: int, rare: bool) -> dict[tuple[int, str], list[str]]:
-    """(position, letter) -> the words of :func:`_by_length` (``rare``: :func:`_rare_by_length`) of ``n`` letters
+    """(position, letter) -> the words of :func:`_by_length` (known, or ``rare``) of ``n`` letters
     with that letter there, most frequent first: :func:`_spell` matches its pattern against the shortest list
     its letters pick instead of every word of that length (the same first match, a fraction of the regex calls)."""
     out: dict[tuple[int, str], list[str]] = {}
-    for w in _rare_by_length(n) if rare else _by_length(n):
+    for w in _by_length(n, rare):
         for i, c in enumerate(w):
             out.setdefault((i, c), []).append(w)
     return out
-
-
-@lru_cache(maxsize=64)
-def _rare_by_length(n: int) -> list[str]:
-    """Words wordfreq lists below the known words (Zipf < :data:`MIN_ZIPF`), of ``n`` letters, most frequent first."""
-    lex = _lexicon()
-    return sorted((w for w, z in lex.items() if len(w) == n and z < MIN_ZIPF), key=lambda w: -lex[w])
 
 
 @lru_cache(maxsize=64)
@@ -985,7 +983,7 @@ def _leet_word(core: str) -> bool:
     (two digits in a row: ``11yrs``, ``TW055``) and no number glued to a known word (``any1``, ``4ever``,
     ``2destroy``, ``3days``)."""
     rest = core.strip("0123456789")
-    return core[:1] not in ("@", "#") and not re.search(r"\d\d", core) and not (len(rest) >= 3 and is_known(rest))
+    return core[:1] not in ("@", "#") and not _NUMBER.search(core) and not (len(rest) >= 3 and is_known(rest))
 
 
 def _capitalised(core: str) -> bool:

@@ -14,12 +14,10 @@ def cs(load_bench):
 
 
 def test_reads_each_distinct_attacked_text_and_hashes_the_readings(cs, tmp_path, monkeypatch):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    from arena.records import RecordStore, make_row
 
-    part = tmp_path / "run" / "records" / "round=0" / "pool=train"
-    part.mkdir(parents=True)
-    pq.write_table(pa.table({"attacked": ["you 1d10t", "you 1d10t", "a f*ck", None, ""]}), part / "part-0.parquet")
+    RecordStore(tmp_path / "run").append(0, [make_row(attacked=t, pool="train")
+                                             for t in ("you 1d10t", "you 1d10t", "a f*ck", None, "")])
     out = tmp_path / "speed.jsonl"
     monkeypatch.setattr(sys, "argv", ["canonical_speed.py", "--run", str(tmp_path / "run"), "--out", str(out)])
     assert cs.main() == 0
