@@ -16,8 +16,10 @@ The tokenizer is always the base model's.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
@@ -33,6 +35,79 @@ LABELS = {0: "not_toxic", 1: "toxic"}
 #: On CPU a scoring batch ends before its padded positions exceed this share of its tokens
 #: (all-MiniLM, batches of 32 test tweets in arrival order, 2 threads: 48.5 texts/s unlimited, 63-64.5 at 0.2).
 CPU_MAX_PAD_WASTE = 0.2
+
+
+class ScoreCache:
+    """P(toxic) by (weights fingerprint, the text the model reads), shared by every loaded defender.
+
+    A campaign scores the same texts with the same weights over and over: a rules-only challenger is
+    the champion's weights with new rules, so on the gate's frozen suite, the val probe and the next
+    round's attacks only the texts the new rules rewrite read differently. The key is what the
+    model reads (after canonicaliser and rules), so rules, canonicaliser and threshold need no key of
+    their own; the fingerprint names the weights (:meth:`Defender.weights_id`). Weights being
+    trained have none and are never cached. At most ``max_weights`` fingerprints, least recently used
+    first out, and ``max_texts`` texts each (the oldest dropped first). ``ARENA_SCORE_CACHE=0`` turns
+    it off (``=N``: N texts per fingerprint).
+
+    A cached score equals a fresh one up to float rounding: a text's probability can move in the
+    last bits with the batch it is padded into, which scoring without the cache does as well.
+    """
+
+    def __init__(self, max_texts: int = 200_000, max_weights: int = 4) -> None:
+        self.max_texts, self.max_weights = max_texts, max_weights
+        self._by_weights: OrderedDict[str, OrderedDict[str, float]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    @classmethod
+    def from_env(cls) -> ScoreCache:
+        raw = os.environ.get("ARENA_SCORE_CACHE", "").strip()
+        try:
+            size = 200_000 if raw == "" else int(raw)
+        except ValueError:
+            raise ModelError(f"ARENA_SCORE_CACHE must be a whole number of texts (0 turns it off), got {raw!r}") from None
+        return cls(max_texts=max(0, size))
+
+    def table(self, weights_id: str | None) -> OrderedDict[str, float] | None:
+        """The text -> score table of ``weights_id`` (created, made most recent); None: do not cache."""
+        if weights_id is None or self.max_texts <= 0:
+            return None
+        table = self._by_weights.get(weights_id)
+        if table is None:
+            table = self._by_weights[weights_id] = OrderedDict()
+            while len(self._by_weights) > self.max_weights:
+                self._by_weights.popitem(last=False)
+        self._by_weights.move_to_end(weights_id)
+        return table
+
+    def store(self, table: OrderedDict[str, float], items: dict[str, float]) -> None:
+        table.update(items)
+        while len(table) > self.max_texts:
+            table.popitem(last=False)
+
+    def clear(self) -> None:
+        self._by_weights.clear()
+        self.hits = self.misses = 0
+
+
+#: The process's score cache (a Ray actor or Serve replica has its own).
+SCORE_CACHE = ScoreCache.from_env()
+
+
+def weights_fingerprint(path: Path, spec: DefenderSpec, merged: bool) -> str:
+    """A name for the weights a saved folder loads into: its weight and adapter-config files' bytes,
+    the base model, pooling, max_length and whether LoRA is folded in (a merged model's floats differ
+    from the unmerged one's in the last bits). The same files under another folder get the same name."""
+    h = hashlib.sha256()
+    for rel in ("adapter/adapter_model.safetensors", "adapter/adapter_config.json", "model/model.safetensors"):
+        f = path / rel
+        if f.is_file():
+            h.update(rel.encode())
+            with f.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+    h.update(json.dumps([resolve_base_model(spec.base_model), spec.pooling, spec.max_length, spec.method,
+                         merged]).encode())
+    return h.hexdigest()[:32]
 
 
 def length_batches(lengths: Sequence[int], max_batch: int, max_waste: float | None = None) -> list[list[int]]:
@@ -245,6 +320,8 @@ class Defender:
         self.rules = RuleSet()  # the learned layer (rules.json), applied after the canonicaliser
         self.version: str | None = None  # registry version, set by the registry when loaded from it
         self._onnx = None  # an OnnxScorer once use_onnx() is called
+        #: names the (frozen) weights for the score cache; None while they can change (fresh, trainable)
+        self.weights_id: str | None = None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -309,6 +386,7 @@ class Defender:
                 raise ModelError(f"{path}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})")
             defender = cls(model, tokenizer, spec, device)
             defender.rules = RuleSet.load(path)
+            defender.weights_id = weights_fingerprint(path, spec, merged=False)
             return defender
         # A QLoRA adapter is served on a full-precision base unless training continues on CUDA.
         quantize = spec.method == "qlora" and trainable and device == "cuda"
@@ -322,6 +400,8 @@ class Defender:
         defender.rules = RuleSet.load(path)
         if merge and not trainable:
             defender.merge()
+        if not trainable:
+            defender.weights_id = weights_fingerprint(path, spec, merged=merge)
         return defender
 
     def merge(self) -> Defender:
@@ -330,6 +410,7 @@ class Defender:
 
         if isinstance(self.model, PeftModel):
             self.model = self.model.merge_and_unload()
+            self.weights_id = None if self.weights_id is None else self.weights_id + ":merged"
         return self
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -376,6 +457,21 @@ class Defender:
         texts = self.prepare(texts)
         if not texts:
             return []
+        table = SCORE_CACHE.table(None if self.weights_id is None else f"{self.weights_id}:{self.runtime}")
+        if table is None:
+            return self._score_prepared(texts, batch_size)
+        known = {t: table[t] for t in dict.fromkeys(texts) if t in table}
+        todo = [t for t in dict.fromkeys(texts) if t not in known]
+        SCORE_CACHE.hits += len(texts) - len(todo)
+        SCORE_CACHE.misses += len(todo)
+        if todo:
+            fresh = dict(zip(todo, self._score_prepared(todo, batch_size), strict=True))
+            SCORE_CACHE.store(table, fresh)
+            known.update(fresh)
+        return [known[t] for t in texts]
+
+    def _score_prepared(self, texts: list[str], batch_size: int) -> list[float]:
+        """P(toxic) of texts already through :meth:`prepare` (no cache)."""
         enc = self.tokenizer(texts, truncation=True, max_length=self.spec.max_length)
         ids = enc["input_ids"]
         batches = length_batches([len(x) for x in ids], batch_size, CPU_MAX_PAD_WASTE if self.device == "cpu" else None)

@@ -112,6 +112,7 @@ def train_defender(
     rng = random.Random(seed)
     model, tok = defender.model, defender.tokenizer
     device = defender.device
+    defender.weights_id = None  # its weights change from here on: never served from the score cache
 
     texts = defender.prepare(train_texts)
     enc = tok(texts, truncation=True, max_length=defender.spec.max_length)
