@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,24 +21,20 @@ from arena.llm.base import LLMBackend, register_backend, sample_seed
 from arena.llm.models import default_gguf_path
 
 _PROBE = ("import sys; from llama_cpp import Llama; "
-          "m = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False); "
-          "m.create_chat_completion(messages=[{'role': 'user', 'content': 'Say hello.'}], max_tokens=8, "
+          "m = Llama(model_path=sys.argv[1], n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False{extra}); "
+          "m.create_chat_completion(messages=[{{'role': 'user', 'content': 'Say hello.'}}], max_tokens=8, "
           "temperature=1.0, seed=1)")
+#: Settings tried in turn until one generates: llama.cpp's default batches, then prompts decoded one token
+#: per micro-batch (0.3.35 and 0.3.36 built from source here crash in ``llama_decode`` on any prompt of 2+
+#: tokens in one micro-batch, and run with ``n_ubatch=1``: 0.49 s for a 71-token prompt and 33 new tokens).
+FALLBACKS: tuple[dict[str, int], ...] = ({}, {"n_ubatch": 1})
 
 
-@lru_cache(maxsize=8)
-def probe(model_path: str, timeout: float = 180.0) -> str | None:
-    """None when llama.cpp generates a few tokens from ``model_path`` on this machine, else why not.
-
-    Runs in a child process, so a native crash of a llama-cpp-python build (seen here: 0.3.35 and
-    0.3.36 built from source die with SIGSEGV in ``llama_decode``) becomes an error message instead
-    of killing the caller. ``ARENA_LLAMA_PROBE=0`` skips it. Cached per process.
-    """
-    if os.environ.get("ARENA_LLAMA_PROBE", "1") == "0":
-        return None
+def _try(model_path: str, settings: dict[str, int], timeout: float) -> str | None:
+    extra = "".join(f", {k}={int(v)}" for k, v in settings.items())
     try:
-        r = subprocess.run([sys.executable, "-c", _PROBE, model_path], capture_output=True, text=True,
-                           timeout=timeout)
+        r = subprocess.run([sys.executable, "-c", _PROBE.format(extra=extra), model_path], capture_output=True,
+                           text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return f"llama.cpp did not generate from {model_path} within {timeout:.0f} s"
     if r.returncode == 0:
@@ -49,6 +46,36 @@ def probe(model_path: str, timeout: float = 180.0) -> str | None:
                 "attack.llm.backend=transformers")
     tail = (r.stderr or "").strip().splitlines()[-1:] or [""]
     return f"llama.cpp failed (exit {r.returncode}) on {model_path}: {tail[0]}"
+
+
+def probe_settings(model_path: str, timeout: float = 180.0) -> tuple[dict[str, int] | None, str | None]:
+    """(extra ``Llama`` settings that generate from ``model_path`` on this machine, None), or (None, why not).
+
+    Each of :data:`FALLBACKS` runs in a child process, so a native crash of a llama-cpp-python build
+    becomes a message instead of killing the caller; a crash moves on to the next setting, any other
+    failure stops. ``ARENA_LLAMA_PROBE=0`` skips it (default settings). Cached per process.
+    """
+    if os.environ.get("ARENA_LLAMA_PROBE", "1") == "0":
+        return {}, None
+    return _probe_settings(str(model_path), float(timeout))
+
+
+@lru_cache(maxsize=8)
+def _probe_settings(model_path: str, timeout: float) -> tuple[dict[str, int] | None, str | None]:
+    why = None
+    for settings in FALLBACKS:
+        why = _try(model_path, settings, timeout)
+        if why is None:
+            return dict(settings), None
+        if "crashed" not in why:
+            break
+    return None, why
+
+
+def probe(model_path: str, timeout: float = 180.0) -> str | None:
+    """None when llama.cpp generates a few tokens from ``model_path`` on this machine (with one of
+    :data:`FALLBACKS`), else why not."""
+    return probe_settings(model_path, timeout)[1]
 
 
 @register_backend("llama_cpp")
@@ -82,12 +109,15 @@ class LlamaCppBackend(LLMBackend):
         path = self.model_path or default_gguf_path()
         if not path.is_file():
             raise ModelError(f"GGUF model file not found: {path}")
-        why = probe(str(path))
+        settings, why = probe_settings(str(path))
         if why:
             raise ModelError(why)
+        if settings:
+            warnings.warn(f"llama.cpp: this llama-cpp-python build crashes on multi-token batches here; running with "
+                          f"{settings} (prompts are read one token at a time: slower)", RuntimeWarning, stacklevel=2)
         try:
             self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                              n_threads_batch=self.n_threads, verbose=self.verbose)
+                              n_threads_batch=self.n_threads, verbose=self.verbose, **(settings or {}))
         except (ValueError, RuntimeError) as e:
             raise ModelError(f"llama.cpp could not load {path}: {e}") from e
         self.model_path = path

@@ -32,7 +32,7 @@ def llama():
     from arena.llm.models import default_gguf_path
 
     why = probe(str(default_gguf_path()))
-    if why:  # a native crash of the installed build, reported, not a crash of the test session
+    if why:  # a build that crashes even on one-token micro-batches: reported, not a crash of the test session
         pytest.skip(why)
     backend = get_backend("llama_cpp", n_threads=1, n_ctx=512)
     yield backend
@@ -91,15 +91,17 @@ def llama_server(tmp_path_factory):
     missing = [m for m in SERVER_DEPS if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"llama-cpp-python[server] dependencies missing: {missing}")
-    from arena.llm.llama_cpp_backend import probe
+    from arena.llm.llama_cpp_backend import probe_settings
 
-    why = probe(str(default_gguf_path()))
+    settings, why = probe_settings(str(default_gguf_path()))
     if why:  # the server runs the same native build
         pytest.skip(why)
     port = _free_port()
     base = f"http://127.0.0.1:{port}/v1"
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",
            "--port", str(port), "--n_threads", "1", "--n_ctx", "512", "--model_alias", "smollm2"]
+    for key, value in (settings or {}).items():  # a build that needs one-token micro-batches here
+        cmd += [f"--{key}", str(value)]
     log = open(tmp_path_factory.mktemp("llama_server") / "server.log", "w+")  # a PIPE would fill up and block it
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
