@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -44,7 +45,7 @@ class ScoreCache:
     the champion's weights with new rules, so on the gate's frozen suite, the val probe and the next
     round's attacks only the texts the new rules rewrite read differently. The key is what the
     model reads (after canonicaliser and rules), so rules, canonicaliser and threshold need no key of
-    their own; the fingerprint names the weights (:meth:`Defender.weights_id`). Weights being
+    their own; the fingerprint names the weights (``Defender.weights_id``). Weights being
     trained have none and are never cached. At most ``max_weights`` fingerprints, least recently used
     first out, and ``max_texts`` texts each (the oldest dropped first). ``ARENA_SCORE_CACHE=0`` turns
     it off (``=N``: N texts per fingerprint).
@@ -56,6 +57,7 @@ class ScoreCache:
     def __init__(self, max_texts: int = 200_000, max_weights: int = 4) -> None:
         self.max_texts, self.max_weights = max_texts, max_weights
         self._by_weights: OrderedDict[str, OrderedDict[str, float]] = OrderedDict()
+        self._lock = threading.Lock()  # a Serve replica scores from worker threads
         self.hits = self.misses = 0
 
     @classmethod
@@ -67,26 +69,37 @@ class ScoreCache:
             raise ModelError(f"ARENA_SCORE_CACHE must be a whole number of texts (0 turns it off), got {raw!r}") from None
         return cls(max_texts=max(0, size))
 
-    def table(self, weights_id: str | None) -> OrderedDict[str, float] | None:
-        """The text -> score table of ``weights_id`` (created, made most recent); None: do not cache."""
+    def lookup(self, weights_id: str | None, texts: Sequence[str]) -> dict[str, float] | None:
+        """The known scores of ``texts`` under ``weights_id`` (whose table becomes the most recent);
+        None: not cached (no fingerprint, or the cache is off). Counts hits and misses."""
         if weights_id is None or self.max_texts <= 0:
             return None
-        table = self._by_weights.get(weights_id)
-        if table is None:
-            table = self._by_weights[weights_id] = OrderedDict()
-            while len(self._by_weights) > self.max_weights:
-                self._by_weights.popitem(last=False)
-        self._by_weights.move_to_end(weights_id)
-        return table
+        with self._lock:
+            table = self._by_weights.get(weights_id)
+            if table is None:
+                table = self._by_weights[weights_id] = OrderedDict()
+                while len(self._by_weights) > self.max_weights:
+                    self._by_weights.popitem(last=False)
+            self._by_weights.move_to_end(weights_id)
+            known = {t: table[t] for t in texts if t in table}
+            self.hits += sum(t in known for t in texts)
+            self.misses += sum(t not in known for t in texts)
+            return known
 
-    def store(self, table: OrderedDict[str, float], items: dict[str, float]) -> None:
-        table.update(items)
-        while len(table) > self.max_texts:
-            table.popitem(last=False)
+    def store(self, weights_id: str, items: dict[str, float]) -> None:
+        """Remember ``items`` (text -> score) under ``weights_id``, dropping its oldest texts past the bound."""
+        with self._lock:
+            table = self._by_weights.get(weights_id)
+            if table is None:  # pushed out meanwhile: the next lookup starts it again
+                return
+            table.update(items)
+            while len(table) > self.max_texts:
+                table.popitem(last=False)
 
     def clear(self) -> None:
-        self._by_weights.clear()
-        self.hits = self.misses = 0
+        with self._lock:
+            self._by_weights.clear()
+            self.hits = self.misses = 0
 
 
 #: The process's score cache (a Ray actor or Serve replica has its own).
@@ -457,16 +470,14 @@ class Defender:
         texts = self.prepare(texts)
         if not texts:
             return []
-        table = SCORE_CACHE.table(None if self.weights_id is None else f"{self.weights_id}:{self.runtime}")
-        if table is None:
+        key = None if self.weights_id is None else f"{self.weights_id}:{self.runtime}"
+        known = SCORE_CACHE.lookup(key, texts)
+        if known is None:
             return self._score_prepared(texts, batch_size)
-        known = {t: table[t] for t in dict.fromkeys(texts) if t in table}
-        todo = [t for t in dict.fromkeys(texts) if t not in known]
-        SCORE_CACHE.hits += len(texts) - len(todo)
-        SCORE_CACHE.misses += len(todo)
+        todo = [t for t in dict.fromkeys(texts) if t not in known]  # a repeated text is scored once
         if todo:
             fresh = dict(zip(todo, self._score_prepared(todo, batch_size), strict=True))
-            SCORE_CACHE.store(table, fresh)
+            SCORE_CACHE.store(key, fresh)
             known.update(fresh)
         return [known[t] for t in texts]
 

@@ -49,7 +49,7 @@ def test_same_weights_other_rules_score_only_what_reads_differently(saved, cache
     seen: list[str] = []
     champion = _counting(Defender.load(folder, device="cpu"), seen)
     first = champion.score(TEXTS + TEXTS[:1])  # a repeated text is scored once
-    assert len(seen) == len(TEXTS) and cache.misses == len(TEXTS) and cache.hits == 1
+    assert len(seen) == len(TEXTS) and (cache.hits, cache.misses) == (0, len(TEXTS) + 1)
 
     # a rules-only challenger: the same weight files in another folder, one rule more
     rules_dir = tmp_path / "rules"
@@ -109,7 +109,7 @@ def test_other_weights_trainable_and_switched_off_miss(saved, cache, tmp_path: P
     # ARENA_SCORE_CACHE=0 turns it off; a bad value is named
     monkeypatch.setenv("ARENA_SCORE_CACHE", "0")
     off = classifier.ScoreCache.from_env()
-    assert off.table(base.weights_id) is None
+    assert off.lookup(base.weights_id, TEXTS) is None
     monkeypatch.setenv("ARENA_SCORE_CACHE", "lots")
     with pytest.raises(classifier.ModelError, match="ARENA_SCORE_CACHE"):
         classifier.ScoreCache.from_env()
@@ -119,10 +119,15 @@ def test_bounded_in_weights_and_texts():
     from arena.defend.classifier import ScoreCache
 
     c = ScoreCache(max_texts=3, max_weights=2)
-    c.store(c.table("a"), {"x": 0.1, "y": 0.2})
-    c.store(c.table("b"), {"x": 0.3})
-    c.table("a")  # a is now the most recent: c pushes b out
-    c.store(c.table("c"), {str(i): 0.5 for i in range(5)})
+    assert c.lookup("a", ["x"]) == {}
+    c.store("a", {"x": 0.1, "y": 0.2})
+    c.lookup("b", [])
+    c.store("b", {"x": 0.3})
+    assert c.lookup("a", ["x", "z"]) == {"x": 0.1} and (c.hits, c.misses) == (1, 2)  # a is now the most recent
+    c.lookup("c", [])  # ... so c pushes b out
+    c.store("c", {str(i): 0.5 for i in range(5)})
     assert set(c._by_weights) == {"a", "c"}
-    assert list(c.table("c")) == ["2", "3", "4"]  # the oldest texts go first
-    assert c.table(None) is None
+    assert c.lookup("c", ["0", "1", "2", "3", "4"]) == {"2": 0.5, "3": 0.5, "4": 0.5}  # the oldest texts go first
+    c.store("b", {"x": 0.9})  # pushed out meanwhile: nothing stored
+    assert "b" not in c._by_weights
+    assert c.lookup(None, ["x"]) is None and ScoreCache(max_texts=0).lookup("a", ["x"]) is None
