@@ -334,7 +334,27 @@ class Defender:
         self.version: str | None = None  # registry version, set by the registry when loaded from it
         self._onnx = None  # an OnnxScorer once use_onnx() is called
         #: names the (frozen) weights for the score cache; None while they can change (fresh, trainable)
-        self.weights_id: str | None = None
+        self._weights_id: str | None = None
+        self._weights_state: tuple[int, int] | None = None
+
+    # ------------------------------------------------------------------ the score cache's key
+    def _state(self) -> tuple[int, int]:
+        """(the model object, the sum of its tensors' in-place version counters): changes when the model
+        is replaced or any weight is written in place (``add_``, ``copy_``, ``load_state_dict``, an optimiser)."""
+        return id(self.model), sum(t._version for t in (*self.model.parameters(), *self.model.buffers()))
+
+    @property
+    def weights_id(self) -> str | None:
+        """The fingerprint of the weights as loaded (:func:`weights_fingerprint`), or None: not loaded
+        frozen, or written since (then it stays None), so the score cache never serves changed weights."""
+        if self._weights_id is not None and self._state() != self._weights_state:
+            self._weights_id = self._weights_state = None
+        return self._weights_id
+
+    @weights_id.setter
+    def weights_id(self, value: str | None) -> None:
+        self._weights_id = value
+        self._weights_state = None if value is None else self._state()
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -422,8 +442,9 @@ class Defender:
         from peft import PeftModel
 
         if isinstance(self.model, PeftModel):
+            loaded = self.weights_id
             self.model = self.model.merge_and_unload()
-            self.weights_id = None if self.weights_id is None else self.weights_id + ":merged"
+            self.weights_id = None if loaded is None else loaded + ":merged"
         return self
 
     def save(self, path: str | os.PathLike) -> Path:

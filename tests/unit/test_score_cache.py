@@ -95,6 +95,18 @@ def test_other_weights_trainable_and_switched_off_miss(saved, cache, tmp_path: P
     trainable.score(TEXTS)
     assert len(seen) == 2 * len(TEXTS)
 
+    # weights written in place (here by hand) drop the fingerprint: the cache never serves the old scores
+    edited = Defender.load(folder, device="cpu")
+    assert edited.weights_id == base.weights_id
+    before = edited.score(TEXTS)
+    with torch.no_grad():
+        edited.model.classifier.bias += torch.tensor([2.0, -2.0])
+    assert edited.weights_id is None
+    assert edited.score(TEXTS) != before
+    unmerged = Defender.load(folder, device="cpu", merge=False)
+    assert unmerged.weights_id not in (None, base.weights_id)
+    assert unmerged.merge().weights_id == unmerged.weights_id and unmerged.weights_id.endswith(":merged")
+
     # training a loaded (merged) defender in place drops its fingerprint
     from arena.defend import train_defender
 
