@@ -491,7 +491,8 @@ class Defender:
         texts = self.prepare(texts)
         if not texts:
             return []
-        key = None if self.weights_id is None else f"{self.weights_id}:{self.runtime}"
+        weights = self.weights_id
+        key = None if weights is None else f"{weights}:{self.runtime}"
         known = SCORE_CACHE.lookup(key, texts)
         if known is None:
             return self._score_prepared(texts, batch_size)
