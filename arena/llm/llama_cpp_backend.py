@@ -25,8 +25,9 @@ _PROBE = ("import sys; from llama_cpp import Llama; "
           "m.create_chat_completion(messages=[{{'role': 'user', 'content': 'Say hello.'}}], max_tokens=8, "
           "temperature=1.0, seed=1)")
 #: Settings tried in turn until one generates: llama.cpp's default batches, then prompts decoded one token
-#: per micro-batch (0.3.35 and 0.3.36 built from source here crash in ``llama_decode`` on any prompt of 2+
-#: tokens in one micro-batch, and run with ``n_ubatch=1``: 0.49 s for a 71-token prompt and 33 new tokens).
+#: per micro-batch (0.3.36 built from source here crashes in ``llama_decode`` on any prompt of 2+ tokens in
+#: one micro-batch, and runs with ``n_ubatch=1``: 0.49 s for a 71-token prompt and 33 new tokens; 0.3.35
+#: crashed in ``llama_decode`` too, 2026-12-02, not rechecked with the fallback).
 FALLBACKS: tuple[dict[str, int], ...] = ({}, {"n_ubatch": 1})
 
 
