@@ -96,11 +96,6 @@ class ScoreCache:
             while len(table) > self.max_texts:
                 table.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._by_weights.clear()
-            self.hits = self.misses = 0
-
 
 #: The process's score cache (a Ray actor or Serve replica has its own).
 SCORE_CACHE = ScoreCache.from_env()
