@@ -15,6 +15,14 @@ def test_shipped_configs_load(repo_root: Path):
     assert test.train.weight_decay == 0.01  # inherited through `extends`
 
 
+def test_demo_is_the_headline_cut_short(repo_root: Path):
+    """`make demo` runs the headline's first rounds (README, docs/retrain.md): only the round count differs."""
+    demo = load_config(repo_root / "configs" / "demo.yaml").model_dump()
+    default = load_config(repo_root / "configs" / "default.yaml").model_dump()
+    assert demo["campaign"].pop("rounds") < default["campaign"].pop("rounds")
+    assert demo == default
+
+
 def test_unknown_key_is_named(tmp_path: Path):
     p = tmp_path / "c.yaml"
     p.write_text("defender:\n  lora:\n    rank: 8\n")
