@@ -3,7 +3,7 @@
 # baseline trained with that seed, pools, frozen suite, attacks and retraining), 10 rounds of
 # configs/default.yaml, so the curve's spread across seeds is visible (docs/retrain.md).
 #
-#   bash bench/headline_seeds.sh "1 2"          # runs/headline-s1, runs/headline-s2 (~30 min each on 2 cores)
+#   bash bench/headline_seeds.sh "1 2"          # runs/headline-s1, runs/headline-s2 (30-40 min each on 2 cores)
 #   .venv/bin/python bench/headline_seeds.py    # the table over make headline (seed 13) and these
 #
 # An experiment over seeds: a run prefix and config overrides after the seeds,
