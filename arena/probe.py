@@ -136,7 +136,10 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
     once a champion has spent part of the budget against round 0, a candidate that spends the rest
     twice over is not sent to a gate that must refuse it. Against round 0 the probe keeps ``reserve``
     of each limit unspent (the gate reads test, the probe val: room for the difference, and for the
-    rounds still to come). The admissible one with the highest probe
+    rounds still to come). A candidate other than the last that detects less than the champion on the
+    probe is not admissible either: the gate demands a detection gain, and sending a probe loser
+    instead of the smallest change only spends the round (a 100-text probe did that three rounds
+    running, docs/retrain.md). The admissible one with the highest probe
     detection wins; among equal
     detection the lower FPR, then the higher clean F1 (a version at its FPR-matched threshold can
     detect exactly as much on the probe as at its own: then it is the safer of the two); then the
@@ -163,6 +166,8 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
             why.append(f"val F1 {r.clean_f1 - baseline.clean_f1:+.4f} vs round 0")
         if baseline is not None and r.fpr > baseline.fpr + keep * max_fpr_rise:
             why.append(f"val FPR {r.fpr - baseline.fpr:+.4f} vs round 0")
+        if r.detection < champion.detection and (name, r) != tuple(candidates[-1]):
+            why.append("detects less than the champion")  # the gate demands a gain: never worth sending
         notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
                      f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"
                      + (f" (outside the limits: {', '.join(why)})" if why else ""))
