@@ -155,7 +155,7 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
     if not candidates:
         raise ValueError("select_candidate needs at least one candidate")
     notes, admissible = [], []
-    for name, r in candidates:
+    for k, (name, r) in enumerate(candidates):
         why = []
         if r.clean_f1 < champion.clean_f1 - max_clean_f1_drop:
             why.append(f"val F1 {r.clean_f1 - champion.clean_f1:+.4f}")
@@ -166,7 +166,7 @@ def select_candidate(champion: ProbeResult, candidates: Sequence[tuple[str, Prob
             why.append(f"val F1 {r.clean_f1 - baseline.clean_f1:+.4f} vs round 0")
         if baseline is not None and r.fpr > baseline.fpr + keep * max_fpr_rise:
             why.append(f"val FPR {r.fpr - baseline.fpr:+.4f} vs round 0")
-        if r.detection < champion.detection and (name, r) != tuple(candidates[-1]):
+        if r.detection < champion.detection and k < len(candidates) - 1:
             why.append("detects less than the champion")  # the gate demands a gain: never worth sending
         notes.append(f"{name} v{r.version}: detection {r.detection - champion.detection:+.4f}, "
                      f"F1 {r.clean_f1 - champion.clean_f1:+.4f}, FPR {r.fpr - champion.fpr:+.4f}"

@@ -398,6 +398,20 @@ def test_select_candidate_rules():
     assert select_candidate(champ, [("weights", worse_f1), ("rules", worse_fpr)], 0.01, 0.02)[0] == "rules"
 
 
+
+def test_select_candidate_never_sends_a_probe_loser():
+    """Seed 1 of the 100-text probe, rounds 5-7 (docs/retrain.md): the rules-only candidate was outside the
+    round-0 reserve, and a blend that detected less than the champion went to the gate in its place; now
+    such a candidate is not admissible and the smallest change goes."""
+    from arena.probe import ProbeResult, select_candidate
+
+    champ, base = ProbeResult("13", 0.930, 0.110, 0.77), ProbeResult("1", 0.900, 0.100, 0.77)
+    blend_fpr = ProbeResult("20", 0.918, 0.110, 0.77)  # inside every limit, but 1.2 points less detection
+    rules = ProbeResult("19", 0.931, 0.117, 0.77)  # +1.7 FPR vs round 0: outside the reserve of half the +2
+    name, notes = select_candidate(champ, [("blend0.5@fpr", blend_fpr), ("rules", rules)], 0.01, 0.02,
+                                   baseline=base, reserve=0.5)
+    assert name == "rules" and "detects less than the champion" in notes[0]
+
 def test_select_candidate_min_lead_p():
     """With min_lead_p, new weights that lead the rules-only candidate by a few paired items (val noise)
     do not go to the gate; a significant lead does; an inadmissible smaller change is never sent for it."""
