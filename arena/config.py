@@ -217,6 +217,9 @@ class RetrainConfig(_Model):
                              "(arena/defend/rules.py); the challenger is new rules + new weights.")
     fuzzy_rules: bool = Field(True, description="Mined targets whose variants are spelling edits also become "
                               "fuzzy rules: any non-word within 1-2 edits of the target is rewritten to it.")
+    rare_word_rules: bool = Field(True, description="A mined variant may be a token wordfreq counts but a "
+                                  "spelling dictionary lacks (shi -> shit, sas -> ass), admitted only if no clean "
+                                  "train text holds it; off: variants are tokens wordfreq rates rare (Zipf < 3).")
     rule_max_clean_share: float = Field(0.001, ge=0, le=1, description="A rule may change at most this share of "
                                         "clean train tokens.")
     head_lr: float | None = Field(

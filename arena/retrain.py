@@ -198,7 +198,8 @@ class RetrainSetBuilder:
         base = RuleSet.load(path)
 
         mined = mine_rules(((att, orig, strat) for att, (orig, strat) in evasions), prepare, rnd=rnd,
-                           fuzzy=self.cfg.campaign.retrain.fuzzy_rules)
+                           fuzzy=self.cfg.campaign.retrain.fuzzy_rules,
+                           rare_words=self.cfg.campaign.retrain.rare_word_rules)
         # the clean train texts behind the champion's layers: the same for every round it stays champion
         if self._clean_prepared is None or self._clean_prepared[0] != (champion, len(train)):
             self._clean_prepared = ((champion, len(train)), [prepare(t) for _, t, _ in train])

@@ -271,11 +271,32 @@ def _zipf(low: str) -> float:
     return zipf_frequency(low, "en")
 
 
+def zipf(word: str) -> float:
+    """wordfreq's Zipf frequency of ``word`` (any case) in English: log10 of its count per billion words."""
+    return _zipf(word.lower())
+
+
 def _explicit() -> frozenset[str]:
     """The explicit words (better_profanity's list, else a short built-in one; see arena.attack.lexicon)."""
     from arena.attack.lexicon import explicit_lexicon
 
     return explicit_lexicon()
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> frozenset[str]:
+    """symspellpy's English spelling dictionary (82,765 words: SCOWL's word list with Google's counts),
+    read as data from inside its wheel."""
+    from importlib.resources import files
+
+    text = files("symspellpy").joinpath("frequency_dictionary_en_82_765.txt").read_text(encoding="utf-8")
+    return frozenset(line.split(" ", 1)[0] for line in text.splitlines() if line.strip())
+
+
+def in_dictionary(word: str) -> bool:
+    """``word`` (any case) is in a spelling dictionary: ``sin``, ``sham``, ``faking``, ``shia`` are; tokens
+    wordfreq counts from names, abbreviations and typos (``shi``, ``sas``, ``teh``, ``tis``) are not."""
+    return word.lower() in _dictionary()
 
 
 def in_lexicon(word: str) -> bool:

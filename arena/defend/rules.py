@@ -11,7 +11,10 @@ candidate pair, e.g. ``iddiot -> idiot``, ``idi ot -> idiot``, ``stuipd -> stupi
 admitted only if
 
 - it rewrites a non-word into a word that looks like it (``rapidfuzz`` ratio >= :data:`MIN_RATIO`):
-  a paraphrase (``fool -> person``) is no rule;
+  a paraphrase (``fool -> person``) is no rule. With ``rare_words`` (``retrain.rare_word_rules``), a
+  token wordfreq counts but a spelling dictionary lacks (symspellpy's English list: ``shi``, ``sas``,
+  ``teh``; not ``sin`` or ``sit``) is a non-word too, and such a rule is admitted only where no clean
+  train text holds its variant;
 - it changes under 0.1 % of the clean train tokens (``max_clean_share``);
 - it raises the benign FPR on perturbed *train* texts by nothing: a rule that makes the champion
   flag a perturbed non-toxic train text it did not flag before is dropped.
@@ -39,7 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from arena.defend.canonical import in_lexicon, is_known, split_edges, word_key
+from arena.defend.canonical import in_dictionary, in_lexicon, is_known, split_edges, word_key, zipf
 from arena.errors import ModelError
 
 RULES_FILE = "rules.json"
@@ -51,6 +54,9 @@ MIN_RATIO = 60.0
 #: Fuzzy rules: the shortest target, and the edit distance allowed by the token's length.
 FUZZY_MIN_LEN = 4
 FUZZY_PREFIX = "~"
+#: rare_words: a variant wordfreq counts must be this many Zipf units rarer than its target (10 times):
+#: ``shi`` 3.5 -> ``shit`` 5.5, ``sas`` 3.5 -> ``ass`` 5.0; not ``mins`` 3.9 -> ``minds`` 4.6.
+RARE_GAP = 1.0
 
 
 def fuzzy_distance(n: int) -> int:
@@ -189,8 +195,9 @@ def _looks_alike(variant: str, target: str) -> bool:
     return fuzz.ratio(variant.replace(" ", ""), target.replace(" ", "")) >= MIN_RATIO
 
 
-def candidate_pairs(attacked: str, original: str) -> list[tuple[str, str]]:
-    """(variant, target) spans where the (canonical) attacked text differs from its original."""
+def candidate_pairs(attacked: str, original: str, rare_words: bool = False) -> list[tuple[str, str]]:
+    """(variant, target) spans where the (canonical) attacked text differs from its original (``rare_words``:
+    see :func:`_is_word`)."""
     a = [word_key(w) for w in attacked.split()]
     o = [word_key(w) for w in original.split()]
     out = []
@@ -200,38 +207,49 @@ def candidate_pairs(attacked: str, original: str) -> list[tuple[str, str]]:
         va, tg = a[i1:i2], o[j1:j2]
         spans = [([x], [y]) for x, y in zip(va, tg, strict=True)] if len(va) == len(tg) else [(va, tg)]
         for v_words, t_words in spans:  # equal-length changes are word-for-word pairs
-            pair = _pair(v_words, t_words)
+            pair = _pair(v_words, t_words, rare_words)
             if pair:
                 out.append(pair)
     return out
 
 
-def _pair(va: list[str], tg: list[str]) -> tuple[str, str] | None:
+def _is_word(word: str, rare_words: bool = False) -> bool:
+    """A word a rule may not rewrite: a common one (wordfreq Zipf >= 3), and with ``rare_words`` also one a
+    spelling dictionary holds (``shi``, ``sas``, ``teh`` are common in wordfreq's counts, from names,
+    abbreviations and typos, but no dictionary word: a typo of ``shit`` may read ``shi``)."""
+    return is_known(word) and (not rare_words or in_dictionary(word))
+
+
+def _pair(va: list[str], tg: list[str], rare_words: bool = False) -> tuple[str, str] | None:
     if not all(va) or not all(tg):
         return None
     variant, target = " ".join(va), " ".join(tg)
     if variant == target or len(variant.replace(" ", "")) < 3:
         return None
-    if all(is_known(w) for w in va):
+    if all(_is_word(w, rare_words and len(va) == 1) for w in va):
         return None  # a rule rewrites non-words: "shit -> shut" would undo nothing and break clean text
+    if len(va) == 1 and is_known(va[0]) and zipf(target) - zipf(va[0]) < RARE_GAP:
+        return None  # a rare word is read as a typo only of a far commoner word: not "mins -> minds"
     if not _looks_alike(variant, target):
         return None  # a paraphrase, not an obfuscation
     return variant, target
 
 
 def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str], str] | None = None,
-               rnd: int = 0, fuzzy: bool = True) -> list[Rule]:
+               rnd: int = 0, fuzzy: bool = True, rare_words: bool = False) -> list[Rule]:
     """Candidate rules from (attacked, original, strategy) triples, most supported first.
 
     ``prepare`` (the canonicaliser and the rules so far) runs on both texts first, so a rule is
     mined only for what the existing layers leave. A variant mined with two targets keeps the
     more frequent one. With ``fuzzy``, the :func:`fuzzy_candidates` of those rules follow them.
+    With ``rare_words``, a variant may be a token wordfreq counts that no spelling dictionary holds
+    (:func:`_is_word`): ``shi -> shit``, ``sas -> ass``.
     """
     prepare = prepare or (lambda t: t)
     counts: Counter[tuple[str, str]] = Counter()
     first: dict[tuple[str, str], str] = {}
     for attacked, original, strategy in evasions:
-        for pair in candidate_pairs(prepare(attacked), prepare(original)):
+        for pair in candidate_pairs(prepare(attacked), prepare(original), rare_words):
             counts[pair] += 1
             first.setdefault(pair, strategy)
     best: dict[str, tuple[str, int]] = {}
@@ -293,8 +311,14 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
     counts, total = ngram_counts(clean_texts)
     limit = max_clean_share * max(1, total)
     fuzzy_hits = _fuzzy_clean_counts([r.target for r in candidates if r.fuzzy], counts)
-    kept = [r for r in candidates if r.variant not in base.rules and (
-        fuzzy_hits[r.target] if r.fuzzy else counts[r.variant] * len(r.variant.split())) < limit]
+    def clean_ok(r: Rule) -> bool:
+        if r.fuzzy:
+            return fuzzy_hits[r.target] < limit
+        if all(is_known(w) for w in r.variant.split()):  # a rare word (rare_words): no clean text may hold it
+            return counts[r.variant] == 0
+        return counts[r.variant] * len(r.variant.split()) < limit
+
+    kept = [r for r in candidates if r.variant not in base.rules and clean_ok(r)]
     report = {"candidates": len(candidates), "clean_rejected": len(candidates) - len(kept), "fpr_rejected": 0}
     if kept and score is not None and benign_perturbed:
         trial = RuleSet(kept)

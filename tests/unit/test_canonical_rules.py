@@ -295,6 +295,24 @@ def test_candidate_pairs_keep_obfuscations_not_paraphrases():
     assert candidate_pairs("shut up", "shit up") == []  # a real word is never a variant
 
 
+def test_rare_word_rules_read_typos_that_spell_no_dictionary_word():
+    # "shi" and "sas" are common in wordfreq's counts (names, abbreviations) but in no spelling dictionary
+    pairs = [("what a load of shi", "what a load of shit"), ("kick his sas", "kick his ass")]
+    for attacked, original in pairs:
+        assert candidate_pairs(attacked, original) == []  # off: a token wordfreq rates common is a word
+    assert [candidate_pairs(a, o, rare_words=True) for a, o in pairs] == [[("shi", "shit")], [("sas", "ass")]]
+    # a dictionary word is never a variant ("sit", "as"), nor a rare word that is no rarer than its target
+    assert candidate_pairs("holy sit", "holy shit", rare_words=True) == []
+    assert candidate_pairs("ten mins", "ten minds", rare_words=True) == []
+    mined = mine_rules([("load of shi", "load of shit", "typos"), ("his sas", "his ass", "typos")],
+                       fuzzy=False, rare_words=True)
+    assert {(r.variant, r.target) for r in mined} == {("shi", "shit"), ("sas", "ass")}
+    # admitted only where no clean text holds the variant (one occurrence is enough to refuse it)
+    admitted, report = admit_rules(mined, ["Shi Zhengli said"] + ["a b c d e f g h i j"] * 100, [], None, 0.5)
+    assert [r.variant for r in admitted] == ["sas"] and report["clean_rejected"] == 1
+    assert RuleSet(admitted)("kick his SAS!") == "kick his ass!"
+
+
 def test_mine_admit_apply_and_persist(tmp_path):
     evasions = [("you stuipd iddiot", "you stupid idiot", "typos"), ("what an iddiot", "what an idiot", "typos")]
     mined = mine_rules(evasions, rnd=2, fuzzy=False)
