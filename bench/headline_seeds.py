@@ -14,8 +14,13 @@ import sys
 from pathlib import Path
 
 
-def pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}"
+def pct(x: float | None, digits: int = 1) -> str:
+    return "n/a" if x is None else f"{100 * x:.{digits}f}"
+
+
+def pct2(x: float | None) -> str:
+    """Frozen detection to two decimals: 94.99 must not print as the 95.0 it misses."""
+    return pct(x, 2)
 
 
 def row(name: str, h: dict) -> dict:
@@ -53,7 +58,7 @@ def main() -> int:
           "round 1 -> 10 | clean F1 round 0, worst delta (pts) | max FPR rise (pts) | promotions | rounds 1..10 (min) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['seed']} | {pct(r['frozen0'])} -> {pct(r['frozen'])} | {r['first95'] if r['first95'] is not None else '-'} | "
+        print(f"| {r['seed']} | {pct2(r['frozen0'])} -> {pct2(r['frozen'])} | {r['first95'] if r['first95'] is not None else '-'} | "
               f"{pct(r['held0'])} -> {pct(r['held'])} | {pct(r['live1'])} -> {pct(r['live'])} | "
               f"{r['f1_0']:.4f}, {100 * r['f1_worst']:+.2f} | {100 * r['fpr_max']:+.2f} | {r['promotions']} | "
               f"{r['minutes']:.1f} |")
@@ -66,7 +71,7 @@ def main() -> int:
             xs = [r[k] for r in rows if r[k] is not None]
             return f"{f(min(xs))}..{f(max(xs))}"
 
-        print(f"| mean ({len(rows)} seeds) | {pct(mean('frozen0'))} -> {pct(mean('frozen'))} ({rng('frozen')}) | | "
+        print(f"| mean ({len(rows)} seeds) | {pct2(mean('frozen0'))} -> {pct2(mean('frozen'))} ({rng('frozen', pct2)}) | | "
               f"{pct(mean('held0'))} -> {pct(mean('held'))} ({rng('held')}) | {pct(mean('live1'))} -> {pct(mean('live'))} | "
               f"{mean('f1_0'):.4f}, {100 * mean('f1_worst'):+.2f} | {100 * mean('fpr_max'):+.2f} | "
               f"{mean('promotions'):.1f} | {mean('minutes'):.1f} |")

@@ -152,7 +152,7 @@ def _headline(h: dict, img_prefix: str = "") -> list[str]:
         "",
         "| round | " + " | ".join(str(i) for i in range(n + 1)) + " |",
         "| --- | " + " | ".join("---:" for _ in range(n + 1)) + " |",
-        "| frozen-suite detection | " + " | ".join(pct(x) for x in h["frozen_detection"]) + " |",
+        "| frozen-suite detection | " + " | ".join(pct(x, 2) for x in h["frozen_detection"]) + " |",
         "| held-out family detection | " + " | ".join(pct(x) for x in h["heldout_strategy_detection"]) + " |",
         "| live attack success | " + " | ".join(pct(x) for x in h["live_attack_success"]) + " |",
         *(["| live: trained strategies, success (attacks) | " + " | ".join(
@@ -174,7 +174,7 @@ def _headline(h: dict, img_prefix: str = "") -> list[str]:
         "| target | measured | |",
         "| --- | --- | --- |",
         f"| round-0 frozen detection <= 70% | {pct(h['frozen_detection'][0])} | {mark[c['round0_frozen_le_70']]} |",
-        f"| frozen detection >= 95% within 10 rounds | best {pct(max(h['frozen_detection']))}"
+        f"| frozen detection >= 95% within 10 rounds | best {pct(max(h['frozen_detection']), 2)}"
         f"{'' if h['first_round_ge_95'] is None else ', first at round ' + str(h['first_round_ge_95'])} "
         f"| {mark[c['frozen_ge_95_within_10']]} |",
         f"| clean macro-F1 never > 1 point below round 0 | worst {h['worst_clean_f1_delta'] * 100:+.2f} points "
