@@ -55,7 +55,7 @@ MIN_RATIO = 60.0
 FUZZY_MIN_LEN = 4
 FUZZY_PREFIX = "~"
 #: rare_words: a variant wordfreq counts must be this many Zipf units rarer than its target (10 times):
-#: ``shi`` 3.5 -> ``shit`` 5.5, ``sas`` 3.5 -> ``ass`` 5.0; not ``mins`` 3.9 -> ``minds`` 4.6.
+#: ``shi`` 3.5 -> ``shit`` 5.5, ``sas`` 3.5 -> ``ass`` 5.0; not ``mins`` 3.9 -> ``minds`` 4.5.
 RARE_GAP = 1.0
 
 
@@ -311,6 +311,7 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
     counts, total = ngram_counts(clean_texts)
     limit = max_clean_share * max(1, total)
     fuzzy_hits = _fuzzy_clean_counts([r.target for r in candidates if r.fuzzy], counts)
+
     def clean_ok(r: Rule) -> bool:
         if r.fuzzy:
             return fuzzy_hits[r.target] < limit
