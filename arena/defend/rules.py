@@ -197,7 +197,7 @@ def _looks_alike(variant: str, target: str) -> bool:
 
 def candidate_pairs(attacked: str, original: str, rare_words: bool = False) -> list[tuple[str, str]]:
     """(variant, target) spans where the (canonical) attacked text differs from its original (``rare_words``:
-    see :func:`_is_word`)."""
+    see :func:`_rare_typo`)."""
     a = [word_key(w) for w in attacked.split()]
     o = [word_key(w) for w in original.split()]
     out = []
@@ -213,11 +213,17 @@ def candidate_pairs(attacked: str, original: str, rare_words: bool = False) -> l
     return out
 
 
-def _is_word(word: str, rare_words: bool = False) -> bool:
-    """A word a rule may not rewrite: a common one (wordfreq Zipf >= 3), and with ``rare_words`` also one a
-    spelling dictionary holds (``shi``, ``sas``, ``teh`` are common in wordfreq's counts, from names,
-    abbreviations and typos, but no dictionary word: a typo of ``shit`` may read ``shi``)."""
-    return is_known(word) and (not rare_words or in_dictionary(word))
+def _common_word(variant: str) -> bool:
+    """A single-word variant wordfreq rates common (Zipf >= 3): only ``rare_words`` mines one (:func:`_rare_typo`),
+    and admission then asks that no clean text holds it."""
+    return " " not in variant and is_known(variant)
+
+
+def _rare_typo(variant: str, target: str) -> bool:
+    """A common single-word ``variant`` (:func:`_common_word`) that still reads as a typo of ``target``: no
+    spelling dictionary holds it (``shi``, ``sas``, ``teh`` are common in wordfreq's counts, from names,
+    abbreviations and typos) and it is :data:`RARE_GAP` Zipf units rarer than ``target`` (not ``mins -> minds``)."""
+    return not in_dictionary(variant) and zipf(target) - zipf(variant) >= RARE_GAP
 
 
 def _pair(va: list[str], tg: list[str], rare_words: bool = False) -> tuple[str, str] | None:
@@ -226,10 +232,8 @@ def _pair(va: list[str], tg: list[str], rare_words: bool = False) -> tuple[str, 
     variant, target = " ".join(va), " ".join(tg)
     if variant == target or len(variant.replace(" ", "")) < 3:
         return None
-    if all(_is_word(w, rare_words and len(va) == 1) for w in va):
+    if all(is_known(w) for w in va) and not (rare_words and _common_word(variant) and _rare_typo(variant, target)):
         return None  # a rule rewrites non-words: "shit -> shut" would undo nothing and break clean text
-    if len(va) == 1 and is_known(va[0]) and zipf(target) - zipf(va[0]) < RARE_GAP:
-        return None  # a rare word is read as a typo only of a far commoner word: not "mins -> minds"
     if not _looks_alike(variant, target):
         return None  # a paraphrase, not an obfuscation
     return variant, target
@@ -243,7 +247,7 @@ def mine_rules(evasions: Iterable[tuple[str, str, str]], prepare: Callable[[str]
     mined only for what the existing layers leave. A variant mined with two targets keeps the
     more frequent one. With ``fuzzy``, the :func:`fuzzy_candidates` of those rules follow them.
     With ``rare_words``, a variant may be a token wordfreq counts that no spelling dictionary holds
-    (:func:`_is_word`): ``shi -> shit``, ``sas -> ass``.
+    (:func:`_rare_typo`): ``shi -> shit``, ``sas -> ass``.
     """
     prepare = prepare or (lambda t: t)
     counts: Counter[tuple[str, str]] = Counter()
@@ -315,7 +319,7 @@ def admit_rules(candidates: Sequence[Rule], clean_texts: Sequence[str], benign_p
     def clean_ok(r: Rule) -> bool:
         if r.fuzzy:
             return fuzzy_hits[r.target] < limit
-        if all(is_known(w) for w in r.variant.split()):  # a rare word (rare_words): no clean text may hold it
+        if _common_word(r.variant):  # mined with rare_words: no clean text may hold it
             return counts[r.variant] == 0
         return counts[r.variant] * len(r.variant.split()) < limit
 
