@@ -29,6 +29,12 @@ Steps, in order:
    **join_edges** (its own flag): a spaced run may carry punctuation before its first letter or after
    its last, which stays in place (``a l i a r.`` -> ``a liar.``, not ``alia r.``), and three
    spaced letters are joined when they spell an explicit or strongly negative word (``a s s``).
+   **spaced_runs** (its own flag): a spaced run that reads as an explicit or strongly negative word
+   as a whole (misspelt, without its vowels, or by sound) is joined and kept whole, three letters
+   included, rather than cut into words (``s h t`` -> ``sht``, read by step 11 as ``shit``;
+   ``i d o i t`` -> ``idoit``, not ``i do it``; ``f c k i n g`` -> ``fcking``, not ``fc king``), and
+   step 9 no longer takes the first letter of a spaced run for a stray letter of the word before it
+   (``u-n-g-r-a-t-e-f-u-u-l b a t`` kept ``b a t``, not ``ungratefuulb a t``).
 7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
    word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
 8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
@@ -121,19 +127,21 @@ STEPS: tuple[str, ...] = ("bidi", "strip_invisible", "nfkc", "skeleton", "emoji"
                           "segment_joined", "squeeze", "deobfuscate", "merge_fragments", "merge_harmful",
                           "split_merged", "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
                           "spell_pieces", "phonetic_listed", "join_edges", "deobfuscate_pieces", "leet_at",
-                          "leet_spell", "deobfuscate_listed")
+                          "leet_spell", "deobfuscate_listed", "spaced_runs")
 #: Flags that refine another step rather than run on their own (they do nothing with it off).
 REFINES: dict[str, str] = {"segment_joined": "join_separated", "spell_swapped_case": "spell",
                            "spell_negative": "spell", "merge_harmful": "merge_fragments", "spell_pieces": "spell",
                            "phonetic_listed": "phonetic", "join_edges": "join_separated",
                            "deobfuscate_pieces": "deobfuscate", "leet_at": "deobfuscate",
-                           "leet_spell": "phonetic", "deobfuscate_listed": "deobfuscate"}
+                           "leet_spell": "phonetic", "deobfuscate_listed": "deobfuscate",
+                           "spaced_runs": "join_separated"}
 #: Defender folders saved before a step existed load with it off (their behaviour is kept).
 LEGACY_OFF: frozenset[str] = frozenset({"bidi", "emoji", "join_separated", "segment_joined", "squeeze",
                                         "deobfuscate", "merge_fragments", "merge_harmful", "split_merged",
                                         "devowel", "phonetic", "spell", "spell_swapped_case", "spell_negative",
                                         "spell_pieces", "phonetic_listed", "join_edges",
-                                        "deobfuscate_pieces", "leet_at", "leet_spell", "deobfuscate_listed"})
+                                        "deobfuscate_pieces", "leet_at", "leet_spell", "deobfuscate_listed",
+                                        "spaced_runs"})
 
 _EXTRA_INVISIBLE = {"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0", "\u180e"}
 
@@ -322,14 +330,18 @@ _SPACE_RUN = re.compile(r"(?<!\S)[^\W\d_](?: [^\W\d_]){2,}(?!\S)")
 _SPACE_RUN_EDGES = re.compile(r"(?<!\S)([\"'`“‘(\[]*)([^\W\d_](?: [^\W\d_]){2,})(?=[\"'`”’)\],;:.!?]*(?!\S))")
 
 
-def join_separated(text: str, *, segment: bool = False, edges: bool = False) -> str:
+def join_separated(text: str, *, segment: bool = False, edges: bool = False, runs: bool = False) -> str:
     """Join single letters split by a repeated separator (``f.u.c.k``) or, 4+ of them, by spaces (``f u c k``).
 
     With ``segment``, letters joined from spaces are cut back into words where the run held more
     than one (see :func:`segment_letters`): ``o f l i a r s`` -> ``of liars``, not ``ofliars``.
     With ``edges`` (join_edges), a spaced run may carry edge punctuation (quotes, brackets, ``,;:.!?``:
     ``l i a r.``; not leet or mask symbols), and a run of three letters is joined when it spells a word
-    better_profanity or VADER's strongly negative list holds (``a s s``; ``i m a`` stays)."""
+    better_profanity or VADER's strongly negative list holds (``a s s``; ``i m a`` stays).
+    With ``runs`` (spaced_runs), a run whose letters read as such a word as a whole (:func:`harmful_reading`:
+    misspelt, without its vowels or by sound) is joined, three letters too (``s h t``), and not segmented
+    unless a cut word is such a word itself (``i d o i t`` -> ``idoit``, which step 13 reads as ``idiot``;
+    without it, ``i do it``; ``a l i a r`` -> ``a liar`` either way)."""
     def _join(m: re.Match) -> str:
         joined = m.group().replace(m.group("sep"), "")
         return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
@@ -337,9 +349,13 @@ def join_separated(text: str, *, segment: bool = False, edges: bool = False) -> 
     def _join_spaces(m: re.Match) -> str:
         lead, run = (m.group(1), m.group(2)) if edges else ("", m.group())
         word = run.replace(" ", "")
-        if len(word) < 4 and not (edges and _is_harmful(word.lower())):
+        cut = segment_letters(word) if segment and len(word) >= 4 else word
+        # spaced_runs: the whole reads as an insult that no cut word is (not "a l i a r" -> "a liar")
+        whole = runs and harmful_reading(word.lower()) is not None and not any(
+            _is_harmful(p.lower()) for p in cut.split(" "))
+        if len(word) < 4 and not (edges and _is_harmful(word.lower())) and not whole:
             return m.group()  # "i m a" stays: 3-letter joins are too often words
-        return lead + (segment_letters(word) if segment else word)
+        return lead + (word if whole else cut)
 
     text = _SEP_RUN.sub(_join, text)
     return (_SPACE_RUN_EDGES if edges else _SPACE_RUN).sub(_join_spaces, text) if " " in text else text
@@ -620,17 +636,22 @@ def _spell_distance(n: int) -> int:
     return 0 if n < 4 else 1 if n <= 8 else 2
 
 
-def merge_fragments(text: str, *, harmful: bool = False) -> str:
+def merge_fragments(text: str, *, harmful: bool = False, runs: bool = False) -> str:
     """Two letter pieces split by one space, one of them no word, joined when that spells a (near) known word.
 
     Where two joins overlap (``is sueles s``), the one nearer to a known word wins (``sueless`` is
-    one edit from ``useless``, ``issueles`` two from ``issues``); then the leftmost.
+    one edit from ``useless``, ``issueles`` two from ``issues``); then the leftmost. With ``runs``
+    (spaced_runs), a lone letter beside another lone letter is part of a spaced run, not a stray letter
+    of the word on its other side (``ungrateful b a t`` stays; without it, ``ungratefulb a t``).
     """
     if " " not in text:
         return text
     toks = text.split(" ")
+    lone = [len(t) == 1 and t.isalpha() for t in toks] + [False] if runs else []
     joins = sorted((d, k, w) for k in range(len(toks) - 1)
-                   if (m := _merge_pair(toks[k], toks[k + 1], harmful)) for d, w in [m])
+                   if (m := _merge_pair(toks[k], toks[k + 1], harmful,
+                                        in_run=runs and (k > 0 and lone[k] and lone[k - 1], lone[k + 1] and lone[k + 2])))
+                   for d, w in [m])
     if not joins:
         return text
     taken: dict[int, str] = {}
@@ -657,11 +678,14 @@ def _fragment(piece: str) -> bool:
     return not is_known(low)
 
 
-def _merge_pair(a: str, b: str, harmful: bool = False) -> tuple[int, str] | None:
+def _merge_pair(a: str, b: str, harmful: bool = False,
+                in_run: tuple[bool, bool] | bool = False) -> tuple[int, str] | None:
     """(edits from a known word, joined token) when ``a b`` is one broken word, else None.
 
     ``harmful`` (merge_harmful): two listed pieces are joined too when the join is an explicit or strongly
-    negative word and one piece is a :func:`_fragment` (``sh it``, ``as s``, ``LIA R``; not ``pen is``)."""
+    negative word and one piece is a :func:`_fragment` (``sh it``, ``as s``, ``LIA R``; not ``pen is``).
+    ``in_run``: whether ``a`` and ``b`` are each a lone letter of a spaced run (another lone letter beyond
+    it), which is then no stray letter of the other piece."""
     if not a or not b or a[0] in "@#" or b[0] in "@#":
         return None
     lead, left, mid = split_edges(a)
@@ -676,6 +700,9 @@ def _merge_pair(a: str, b: str, harmful: bool = False) -> tuple[int, str] | None
     if is_known(word):
         return 0, lead + word + tail
     stray = min(left, right, key=len).lower()  # "sueles s": a lone letter that is no word by itself
+    run_a, run_b = in_run if isinstance(in_run, tuple) else (False, False)
+    if len(stray) == 1 and (run_a if len(left) <= len(right) else run_b):
+        return None  # "ungrateful b a t": the b begins a spaced run
     if len(stray) == 1 and stray not in _WORD_LETTERS and len(word) >= 5 and (
             near := _nearest_word(word.lower())) is not None:
         return near[1], lead + word + tail
@@ -742,6 +769,25 @@ def _reads_as_harmful(low: str) -> bool:
     explicit or strongly negative word: a moderation layer reads it so rather than as a glued pair."""
     near = _nearest_word(low, True)
     return near is not None and _is_harmful(near[0]) or sounds_like(low) is not None
+
+
+@lru_cache(maxsize=65536)
+def harmful_reading(low: str) -> str | None:
+    """The explicit or strongly negative word a lowercase string of letters reads as, or None: the word itself,
+    the word without some of its vowels (step 11's test: ``sht``, ``fcking``), a misspelling of it or a
+    respelling by sound (:func:`_reads_as_harmful`: ``idoit``, ``assole``)."""
+    if not (low.isalpha() and low.isascii()):
+        return None
+    if in_lexicon(low):
+        return low if _is_harmful(low) else None
+    if _zipf(low) < DEVOWEL_KEEP_ZIPF:
+        words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
+        if words:
+            return words[0]
+    near = _nearest_word(low, True)
+    if near is not None and _is_harmful(near[0]):
+        return near[0]
+    return sounds_like(low)
 
 
 # ---------------------------------------------------------------------------- 13. misspellings (the lexicon index)
@@ -1095,7 +1141,7 @@ class Canonicalizer:
                  spell: bool = True, spell_swapped_case: bool = True, spell_negative: bool = True,
                  spell_pieces: bool = True, phonetic_listed: bool = True, join_edges: bool = True,
                  deobfuscate_pieces: bool = True, leet_at: bool = True, leet_spell: bool = True,
-                 deobfuscate_listed: bool = True) -> None:
+                 deobfuscate_listed: bool = True, spaced_runs: bool = True) -> None:
         self.flags = {"bidi": bidi, "strip_invisible": strip_invisible, "nfkc": nfkc, "skeleton": skeleton,
                       "emoji": emoji, "join_separated": join_separated, "segment_joined": segment_joined,
                       "squeeze": squeeze, "deobfuscate": deobfuscate, "merge_fragments": merge_fragments,
@@ -1104,7 +1150,8 @@ class Canonicalizer:
                       "spell_negative": spell_negative, "spell_pieces": spell_pieces,
                       "phonetic_listed": phonetic_listed, "join_edges": join_edges,
                       "deobfuscate_pieces": deobfuscate_pieces, "leet_at": leet_at,
-                      "leet_spell": leet_spell, "deobfuscate_listed": deobfuscate_listed}
+                      "leet_spell": leet_spell, "deobfuscate_listed": deobfuscate_listed,
+                      "spaced_runs": spaced_runs}
 
     @classmethod
     def from_config(cls, cfg) -> Canonicalizer | None:
@@ -1142,13 +1189,13 @@ class Canonicalizer:
         if f["emoji"]:
             text = emoji_to_words(text)
         if f["join_separated"]:
-            text = join_separated(text, segment=f["segment_joined"], edges=f["join_edges"])
+            text = join_separated(text, segment=f["segment_joined"], edges=f["join_edges"], runs=f["spaced_runs"])
         if f["squeeze"]:
             text = squeeze(text)
         if f["deobfuscate"]:
             text = deobfuscate(text, pieces=f["deobfuscate_pieces"], at=f["leet_at"], listed=f["deobfuscate_listed"])
         if f["merge_fragments"]:
-            text = merge_fragments(text, harmful=f["merge_harmful"])
+            text = merge_fragments(text, harmful=f["merge_harmful"], runs=f["spaced_runs"] and f["join_separated"])
         if f["split_merged"]:
             text = split_merged(text)
         if rules is not None:

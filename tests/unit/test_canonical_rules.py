@@ -368,3 +368,31 @@ def test_unreadable_rules_file_is_a_clear_error(tmp_path):
     (tmp_path / "rules.json").write_text("{not json")
     with pytest.raises(ModelError, match="rules.json"):
         RuleSet.load(tmp_path)
+
+
+@pytest.mark.parametrize(("attacked", "expected"), [
+    # spaced_runs: a spaced run that reads as an insult as a whole is joined and kept whole
+    ("you fix ya s h t now", "you fix ya shit now"),  # three letters, read without their vowels
+    ("you are an i d o i t", "you are an idiot"),  # not "i do it"
+    ("f c k i n g hell", "fucking hell"),  # not "fc king"
+    ("the a s s o l e", "the asshole"),  # not "as sole"
+    ("you p e r v e t", "you pervert"),  # not "per vet"
+    ("a l i a r.", "a liar."),  # a cut word that is an insult itself keeps the cut
+    ("i m a fan of c a t s", "i m a fan of cats"),  # three letters that read as no insult stay
+    ("I don't e-n-t-e-r-t-a-n-i s h t.", "I don't entertain shit."),
+    # a spaced run's first letter is no stray letter of the word before it
+    ("she is u-n-g-r-a-t-e-f-u-u-l b a t and", "she is ungrateful b a t and"),
+    ("is sueles s", "is useless"),  # a lone stray letter still joins its word
+])
+def test_spaced_runs_read_as_a_whole(canon, attacked, expected):
+    assert canon(attacked) == expected
+
+
+def test_spaced_runs_behind_its_own_flag():
+    old = Canonicalizer(spaced_runs=False)
+    assert old("you are an i d o i t") == "you are an i do it"
+    assert old("you fix ya s h t now") == "you fix ya s h t now"
+    assert old("she is u-n-g-r-a-t-e-f-u-u-l b a t and") == "she is ungrateful a t and"
+    assert Canonicalizer(join_separated=False, spaced_runs=True)("ya s h t now") == "ya s h t now"
+    legacy = Canonicalizer.from_spec({k: v for k, v in Canonicalizer().to_dict().items() if k != "spaced_runs"})
+    assert legacy.flags["spaced_runs"] is False and legacy.flags["join_separated"]
