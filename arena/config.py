@@ -66,10 +66,9 @@ class CanonicalizerConfig(_Model):
                                      "clitic or a run of dots on their own (whor3's, l0sers...see).")
     deobfuscate_listed: bool = Field(True, description="deobfuscate also reads leet and masks as a rarer word "
                                      "wordfreq lists (Zipf 2.4-3) when no common word matches (ug1ier, p*nks, sat@nist).")
-    spaced_runs: bool = Field(True, description="join_separated joins a spaced run that reads as an explicit or "
-                              "strongly negative word as a whole (misspelt, devowelled or by sound), three letters too, "
-                              "and keeps it whole (s h t, i d o i t, f c k i n g); merge_fragments leaves a spaced run's "
-                              "letters to it.")
+    spaced_runs: bool = Field(True, description="join_separated keeps a spaced run whole when its cut into words "
+                              "is poor and the whole reads as an explicit or strongly negative word, three letters too "
+                              "(s h t, f c k i n g; i d o i t stays i do it); merge_fragments leaves a run's letters to it.")
     leet_at: bool = Field(True, description="deobfuscate also reads a token starting with @ as leet when that "
                           "spells an explicit word (@ss); other @tokens stay mentions.")
     leet_spell: bool = Field(True, description="phonetic also reads leet whose letters misspell or devowel a "

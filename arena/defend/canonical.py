@@ -29,12 +29,13 @@ Steps, in order:
    **join_edges** (its own flag): a spaced run may carry punctuation before its first letter or after
    its last, which stays in place (``a l i a r.`` -> ``a liar.``, not ``alia r.``), and three
    spaced letters are joined when they spell an explicit or strongly negative word (``a s s``).
-   **spaced_runs** (its own flag): a spaced run that reads as an explicit or strongly negative word
-   as a whole (misspelt, without its vowels, or by sound) is joined and kept whole, three letters
-   included, rather than cut into words (``s h t`` -> ``sht``, read by step 11 as ``shit``;
-   ``i d o i t`` -> ``idoit``, not ``i do it``; ``f c k i n g`` -> ``fcking``, not ``fc king``), and
-   step 9 no longer takes the first letter of a spaced run for a stray letter of the word before it
-   (``u-n-g-r-a-t-e-f-u-u-l b a t`` kept ``b a t``, not ``ungratefuulb a t``).
+   **spaced_runs** (its own flag): a spaced run whose cut into words is poor (a piece that is no
+   word: ``fc king``) and whose whole reads as an explicit or strongly negative word (as written,
+   without some vowels, or from four letters misspelt or by sound) is joined and kept whole, three
+   letters included (``s h t`` -> ``sht``, read by step 11 as ``shit``; ``f c k i n g`` -> ``fcking``);
+   a cut into common words stays (``i d o i t`` -> ``i do it``, ``w e a r e`` -> ``we are``, not
+   ``whore``). Step 9 then takes no letter of a run of three or more lone letters for a stray letter
+   of the word beside it (``u-n-g-r-a-t-e-f-u-u-l b a t`` keeps ``b a t``, not ``ungratefuulb a t``).
 7. **squeeze** — runs of 3+ equal letters are cut to two, and to one when only that is a known
    word (``stuuuupid`` -> ``stupid``, ``soooo`` -> ``so``, ``yesss`` -> ``yess``).
 8. **deobfuscate** — a token that is not a known word but holds leet digits/symbols or masks
@@ -338,10 +339,10 @@ def join_separated(text: str, *, segment: bool = False, edges: bool = False, run
     With ``edges`` (join_edges), a spaced run may carry edge punctuation (quotes, brackets, ``,;:.!?``:
     ``l i a r.``; not leet or mask symbols), and a run of three letters is joined when it spells a word
     better_profanity or VADER's strongly negative list holds (``a s s``; ``i m a`` stays).
-    With ``runs`` (spaced_runs), a run whose letters read as such a word as a whole (:func:`harmful_reading`:
-    misspelt, without its vowels or by sound) is joined, three letters too (``s h t``), and not segmented
-    unless a cut word is such a word itself (``i d o i t`` -> ``idoit``, which step 13 reads as ``idiot``;
-    without it, ``i do it``; ``a l i a r`` -> ``a liar`` either way)."""
+    With ``runs`` (spaced_runs), a run whose cut is poor and whose whole reads as such a word
+    (:func:`_reads_whole`) is joined, three letters too, and not segmented: ``s h t`` -> ``sht``,
+    ``f c k i n g`` -> ``fcking`` (not ``fc king``); ``i d o i t`` -> ``i do it`` and ``a l i a r`` ->
+    ``a liar`` either way."""
     def _join(m: re.Match) -> str:
         joined = m.group().replace(m.group("sep"), "")
         return joined if any(c.isalpha() for c in joined) else m.group()  # 1.2.3 stays a version
@@ -349,16 +350,29 @@ def join_separated(text: str, *, segment: bool = False, edges: bool = False, run
     def _join_spaces(m: re.Match) -> str:
         lead, run = (m.group(1), m.group(2)) if edges else ("", m.group())
         word = run.replace(" ", "")
-        cut = segment_letters(word) if segment and len(word) >= 4 else word
-        # spaced_runs: the whole reads as an insult that no cut word is (not "a l i a r" -> "a liar")
-        whole = runs and harmful_reading(word.lower()) is not None and not any(
-            _is_harmful(p.lower()) for p in cut.split(" "))
+        whole = runs and _reads_whole(word)
         if len(word) < 4 and not (edges and _is_harmful(word.lower())) and not whole:
             return m.group()  # "i m a" stays: 3-letter joins are too often words
-        return lead + (word if whole else cut)
+        return lead + (word if whole or not segment else segment_letters(word))
 
     text = _SEP_RUN.sub(_join, text)
     return (_SPACE_RUN_EDGES if edges else _SPACE_RUN).sub(_join_spaces, text) if " " in text else text
+
+
+def _reads_whole(word: str) -> bool:
+    """spaced_runs: the letters of a spaced run read as one insult rather than as the words they cut into.
+
+    Only where the cut is poor (a piece of it is a :func:`_fragment`: ``fc king``, ``s h t``), no piece of it
+    is an insult itself (``a liar``), and the whole is an insult as written, without some vowels, or, from
+    four letters, misspelt or by sound (``idoit``). A cut into common words stays (``i do it``, ``we are``,
+    ``more on``, ``as sole``): spelt-out phrases would otherwise read as insults (``whore``, ``moron``)."""
+    low = word.lower()
+    reading = harmful_reading(low) if len(low) >= 4 else (
+        low if _is_harmful(low) else _devowel_reading(low))
+    if reading is None:
+        return False
+    pieces = segment_letters(low).split(" ")
+    return any(_fragment(p) for p in pieces) and not any(_is_harmful(p) for p in pieces)
 
 
 #: segment_letters: a piece read through a misspelling pays this many Zipf units (10^-3) per edit.
@@ -647,10 +661,15 @@ def merge_fragments(text: str, *, harmful: bool = False, runs: bool = False) -> 
     if " " not in text:
         return text
     toks = text.split(" ")
-    lone = [len(t) == 1 and t.isalpha() for t in toks] + [False] if runs else []
+    # spaced_runs: lone letters in a run of three or more (the runs join_separated reads), padded at both ends
+    in_run = [False] * len(toks)
+    if runs:
+        lone = [False, False] + [len(c) == 1 and c.isalpha() for c in (split_edges(t)[1] for t in toks)] + [False] * 2
+        for k in range(len(toks)):
+            j = k + 2
+            in_run[k] = lone[j] and (lone[j - 1] and (lone[j - 2] or lone[j + 1]) or lone[j + 1] and lone[j + 2])
     joins = sorted((d, k, w) for k in range(len(toks) - 1)
-                   if (m := _merge_pair(toks[k], toks[k + 1], harmful,
-                                        in_run=runs and (k > 0 and lone[k] and lone[k - 1], lone[k + 1] and lone[k + 2])))
+                   if (m := _merge_pair(toks[k], toks[k + 1], harmful, in_run=(in_run[k], in_run[k + 1])))
                    for d, w in [m])
     if not joins:
         return text
@@ -679,13 +698,13 @@ def _fragment(piece: str) -> bool:
 
 
 def _merge_pair(a: str, b: str, harmful: bool = False,
-                in_run: tuple[bool, bool] | bool = False) -> tuple[int, str] | None:
+                in_run: tuple[bool, bool] = (False, False)) -> tuple[int, str] | None:
     """(edits from a known word, joined token) when ``a b`` is one broken word, else None.
 
     ``harmful`` (merge_harmful): two listed pieces are joined too when the join is an explicit or strongly
     negative word and one piece is a :func:`_fragment` (``sh it``, ``as s``, ``LIA R``; not ``pen is``).
-    ``in_run``: whether ``a`` and ``b`` are each a lone letter of a spaced run (another lone letter beyond
-    it), which is then no stray letter of the other piece."""
+    ``in_run``: whether ``a`` and ``b`` are each a letter of a spaced run (three or more lone letters), which is
+    then no stray letter of the other piece."""
     if not a or not b or a[0] in "@#" or b[0] in "@#":
         return None
     lead, left, mid = split_edges(a)
@@ -700,7 +719,7 @@ def _merge_pair(a: str, b: str, harmful: bool = False,
     if is_known(word):
         return 0, lead + word + tail
     stray = min(left, right, key=len).lower()  # "sueles s": a lone letter that is no word by itself
-    run_a, run_b = in_run if isinstance(in_run, tuple) else (False, False)
+    run_a, run_b = in_run
     if len(stray) == 1 and (run_a if len(left) <= len(right) else run_b):
         return None  # "ungrateful b a t": the b begins a spaced run
     if len(stray) == 1 and stray not in _WORD_LETTERS and len(word) >= 5 and (
@@ -771,6 +790,14 @@ def _reads_as_harmful(low: str) -> bool:
     return near is not None and _is_harmful(near[0]) or sounds_like(low) is not None
 
 
+def _devowel_reading(low: str) -> str | None:
+    """The explicit word a rare lowercase string is without some of its vowels (step 11's test), or None."""
+    if _zipf(low) >= DEVOWEL_KEEP_ZIPF:
+        return None
+    words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
+    return words[0] if words else None
+
+
 @lru_cache(maxsize=65536)
 def harmful_reading(low: str) -> str | None:
     """The explicit or strongly negative word a lowercase string of letters reads as, or None: the word itself,
@@ -780,10 +807,9 @@ def harmful_reading(low: str) -> str | None:
         return None
     if in_lexicon(low):
         return low if _is_harmful(low) else None
-    if _zipf(low) < DEVOWEL_KEEP_ZIPF:
-        words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
-        if words:
-            return words[0]
+    devowelled = _devowel_reading(low)
+    if devowelled is not None:
+        return devowelled
     near = _nearest_word(low, True)
     if near is not None and _is_harmful(near[0]):
         return near[0]

@@ -371,18 +371,23 @@ def test_unreadable_rules_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(("attacked", "expected"), [
-    # spaced_runs: a spaced run that reads as an insult as a whole is joined and kept whole
+    # spaced_runs: a spaced run whose cut is poor and whose whole reads as an insult is joined and kept whole
     ("you fix ya s h t now", "you fix ya shit now"),  # three letters, read without their vowels
-    ("you are an i d o i t", "you are an idiot"),  # not "i do it"
     ("f c k i n g hell", "fucking hell"),  # not "fc king"
-    ("the a s s o l e", "the asshole"),  # not "as sole"
-    ("you p e r v e t", "you pervert"),  # not "per vet"
+    ("I don't e-n-t-e-r-t-a-n-i s h t.", "I don't entertain shit."),
     ("a l i a r.", "a liar."),  # a cut word that is an insult itself keeps the cut
     ("i m a fan of c a t s", "i m a fan of cats"),  # three letters that read as no insult stay
-    ("I don't e-n-t-e-r-t-a-n-i s h t.", "I don't entertain shit."),
+    # a cut into common words stays: spelt-out phrases are not read as the insult they sound like
+    ("you are an i d o i t", "you are an i do it"),
+    ("w e a r e here", "we are here"),
+    ("m o r e o n that", "more on that"),
+    ("d o m y homework", "do my homework"),
+    ("w e p", "w e p"),  # three letters: only as written or without vowels, not by sound (weep)
     # a spaced run's first letter is no stray letter of the word before it
     ("she is u-n-g-r-a-t-e-f-u-u-l b a t and", "she is ungrateful b a t and"),
     ("is sueles s", "is useless"),  # a lone stray letter still joins its word
+    ("what a s tupdi idea", "what a stupid idea"),  # two lone letters are no run
+    ("you are stupdi d a lot", "you are stupid a lot"),
 ])
 def test_spaced_runs_read_as_a_whole(canon, attacked, expected):
     assert canon(attacked) == expected
@@ -390,9 +395,10 @@ def test_spaced_runs_read_as_a_whole(canon, attacked, expected):
 
 def test_spaced_runs_behind_its_own_flag():
     old = Canonicalizer(spaced_runs=False)
-    assert old("you are an i d o i t") == "you are an i do it"
+    assert old("f c k i n g hell") == "fc king hell"
     assert old("you fix ya s h t now") == "you fix ya s h t now"
     assert old("she is u-n-g-r-a-t-e-f-u-u-l b a t and") == "she is ungrateful a t and"
+    assert old("he was d o a") == "he was do a"  # a 3-letter insult is still cut as before
     assert Canonicalizer(join_separated=False, spaced_runs=True)("ya s h t now") == "ya s h t now"
     legacy = Canonicalizer.from_spec({k: v for k, v in Canonicalizer().to_dict().items() if k != "spaced_runs"})
     assert legacy.flags["spaced_runs"] is False and legacy.flags["join_separated"]
