@@ -364,7 +364,7 @@ def _reads_whole(word: str) -> bool:
 
     Only where the cut is poor (a piece of it is a :func:`_fragment`: ``fc king``, ``s h t``), no piece of it
     is an insult itself (``a liar``), and the whole is an insult as written, without some vowels, or, from
-    four letters, misspelt or by sound (``idoit``). A cut into common words stays (``i do it``, ``we are``,
+    four letters, misspelt or by sound (``fcking``). A cut into common words stays (``i do it``, ``we are``,
     ``more on``, ``as sole``): spelt-out phrases would otherwise read as insults (``whore``, ``moron``)."""
     low = word.lower()
     reading = harmful_reading(low) if len(low) >= 4 else (
@@ -655,8 +655,8 @@ def merge_fragments(text: str, *, harmful: bool = False, runs: bool = False) -> 
 
     Where two joins overlap (``is sueles s``), the one nearer to a known word wins (``sueless`` is
     one edit from ``useless``, ``issueles`` two from ``issues``); then the leftmost. With ``runs``
-    (spaced_runs), a lone letter beside another lone letter is part of a spaced run, not a stray letter
-    of the word on its other side (``ungrateful b a t`` stays; without it, ``ungratefulb a t``).
+    (spaced_runs), a letter of a run of three or more lone letters is part of that spaced run, not a stray
+    letter of the word on its other side (``ungrateful b a t`` stays; without it, ``ungratefulb a t``).
     """
     if " " not in text:
         return text
