@@ -661,13 +661,12 @@ def merge_fragments(text: str, *, harmful: bool = False, runs: bool = False) -> 
     if " " not in text:
         return text
     toks = text.split(" ")
-    # spaced_runs: lone letters in a run of three or more (the runs join_separated reads), padded at both ends
-    in_run = [False] * len(toks)
+    # spaced_runs: the tokens in a run of three or more lone letters (the runs join_separated reads)
+    in_run: list[bool] = [] if runs else [False] * len(toks)
     if runs:
-        lone = [False, False] + [len(c) == 1 and c.isalpha() for c in (split_edges(t)[1] for t in toks)] + [False] * 2
-        for k in range(len(toks)):
-            j = k + 2
-            in_run[k] = lone[j] and (lone[j - 1] and (lone[j - 2] or lone[j + 1]) or lone[j + 1] and lone[j + 2])
+        for lone, group in itertools.groupby(len(c) == 1 and c.isalpha() for c in (split_edges(t)[1] for t in toks)):
+            n = len(list(group))
+            in_run += [lone and n >= 3] * n
     joins = sorted((d, k, w) for k in range(len(toks) - 1)
                    if (m := _merge_pair(toks[k], toks[k + 1], harmful, in_run=(in_run[k], in_run[k + 1])))
                    for d, w in [m])
@@ -786,34 +785,28 @@ def _is_harmful(word: str) -> bool:
 def _reads_as_harmful(low: str) -> bool:
     """The lowercase non-word ``low`` is a misspelling (nearest words) or a respelling by sound of an
     explicit or strongly negative word: a moderation layer reads it so rather than as a glued pair."""
+    return _misread_harmful(low) is not None
+
+
+def _misread_harmful(low: str) -> str | None:
+    """The explicit or strongly negative word the lowercase non-word ``low`` misspells (nearest words) or
+    sounds like, or None."""
     near = _nearest_word(low, True)
-    return near is not None and _is_harmful(near[0]) or sounds_like(low) is not None
-
-
-def _devowel_reading(low: str) -> str | None:
-    """The explicit word a rare lowercase string is without some of its vowels (step 11's test), or None."""
-    if _zipf(low) >= DEVOWEL_KEEP_ZIPF:
-        return None
-    words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
-    return words[0] if words else None
+    if near is not None and _is_harmful(near[0]):
+        return near[0]
+    return sounds_like(low)
 
 
 @lru_cache(maxsize=65536)
 def harmful_reading(low: str) -> str | None:
     """The explicit or strongly negative word a lowercase string of letters reads as, or None: the word itself,
     the word without some of its vowels (step 11's test: ``sht``, ``fcking``), a misspelling of it or a
-    respelling by sound (:func:`_reads_as_harmful`: ``idoit``, ``assole``)."""
+    respelling by sound (:func:`_misread_harmful`: ``idoit``, ``assole``)."""
     if not (low.isalpha() and low.isascii()):
         return None
     if in_lexicon(low):
         return low if _is_harmful(low) else None
-    devowelled = _devowel_reading(low)
-    if devowelled is not None:
-        return devowelled
-    near = _nearest_word(low, True)
-    if near is not None and _is_harmful(near[0]):
-        return near[0]
-    return sounds_like(low)
+    return _devowel_reading(low) or _misread_harmful(low)
 
 
 # ---------------------------------------------------------------------------- 13. misspellings (the lexicon index)
@@ -927,6 +920,14 @@ def _drops_vowels_of(token: str, word: str) -> bool:
     return k == len(token)
 
 
+def _devowel_reading(low: str) -> str | None:
+    """The explicit word a rare lowercase string is without some of its vowels (step 11's test), or None."""
+    if _zipf(low) >= DEVOWEL_KEEP_ZIPF:
+        return None
+    words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
+    return words[0] if words else None
+
+
 def devowel_words(text: str) -> str:
     """Explicit words written without some of their vowels become the word (see step 11)."""
     return re.sub(r"\S+", lambda m: _devowel_token(m.group()), text)
@@ -946,12 +947,10 @@ def _devowel_token(token: str) -> str:
 
     if low in explicit_lexicon():
         return token
-    words = [w for w in _explicit_by_consonants().get(_consonants(low), []) if _drops_vowels_of(low, w)]
-    if not words:
+    found = _devowel_reading(low)
+    if found is None:
         return token
-    if _zipf(low) >= DEVOWEL_KEEP_ZIPF:
-        return token
-    word = words[0].upper() if core.isupper() else words[0][0].upper() + words[0][1:] if core[0].isupper() else words[0]
+    word = found.upper() if core.isupper() else found[0].upper() + found[1:] if core[0].isupper() else found
     return lead + word + tail
 
 
